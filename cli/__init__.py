@@ -1,0 +1,1 @@
+"""Command-line interface (click + rich): a thin layer over mlcodec's public API."""

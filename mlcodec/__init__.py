@@ -1,0 +1,17 @@
+"""mlcodec: machine-learned speech coding in Opus packet extensions.
+
+Data flows one way: containers -> packets -> extensions -> payload -> codec -> audio.
+The library never prints; the ``cli`` package is a thin layer over this public API.
+"""
+from .errors import (  # noqa: F401
+    AudioError,
+    CodecError,
+    ContainerError,
+    ExtensionError,
+    MlcodecError,
+    PacketError,
+    RangeCoderError,
+    WeightsError,
+)
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""The neural speech codec: stream format, latent coder, encode/decode pipelines."""

@@ -1,0 +1,1 @@
+"""Speech analysis and synthesis: audio input, LPCNet features, pitch, reference synthesizer."""

@@ -1,0 +1,1 @@
+"""Fixed-point inference core: libopus weights blobs, layers bound by name, numba kernels."""

@@ -1,0 +1,36 @@
+"""Shared fixtures. Conformance tests read $MLCODEC_VECTORS (default ../shared/vectors)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def vectors_dir() -> Path:
+    """The libopus vector directory: $MLCODEC_VECTORS, else ../shared/vectors beside the repo."""
+    env = os.environ.get("MLCODEC_VECTORS")
+    return Path(env) if env else (ROOT.parent / "shared" / "vectors")
+
+
+def vector_set(name: str) -> Path:
+    """Path of one vector set; skips (with the reason) only when the directory is absent."""
+    d = vectors_dir() / name
+    if not d.is_dir():
+        pytest.skip(f"libopus vector set {d} is absent (set MLCODEC_VECTORS to a vectors directory)")
+    return d
+
+
+def speech_dir() -> Path:
+    d = ROOT.parent / "shared" / "data" / "speech"
+    return d
+
+
+@pytest.fixture(scope="session")
+def vectors() -> Path:
+    d = vectors_dir()
+    if not d.is_dir():
+        pytest.skip(f"libopus vectors {d} are absent (set MLCODEC_VECTORS)")
+    return d
