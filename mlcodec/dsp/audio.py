@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 from typing import BinaryIO
 
 import numpy as np
@@ -15,6 +14,7 @@ import soundfile as sf
 import soxr
 
 from mlcodec.errors import AudioError
+from mlcodec.fileio import atomic_write
 
 #: The codec's sample rate (specs 07 s1).
 SAMPLE_RATE = 16000
@@ -150,19 +150,8 @@ def write_audio(path_or_file, x: np.ndarray, rate: int = SAMPLE_RATE) -> None:
     """
     pcm = to_int16(x)
     if isinstance(path_or_file, (str, os.PathLike)):
-        path = os.fspath(path_or_file)
-        directory = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".wav", dir=directory)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                sf.write(fh, pcm, rate, format="WAV", subtype="PCM_16")
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        with atomic_write(path_or_file, suffix=".wav") as fh:
+            sf.write(fh, pcm, rate, format="WAV", subtype="PCM_16")
     else:
         buf = io.BytesIO()
         sf.write(buf, pcm, rate, format="WAV", subtype="PCM_16")

@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import os
 import struct
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import NamedTuple
 import numpy as np
 
 from mlcodec.errors import WeightsError
+from mlcodec.fileio import atomic_write
 
 # --- format constants (specs 06 s1.1) ---------------------------------------------------
 
@@ -382,17 +382,8 @@ def write_weights(path, records) -> None:
     """Write a blob atomically: a temp file in the target's directory, then rename."""
     blob = weights_to_bytes(records)
     path = Path(os.fspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(blob)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with atomic_write(path) as f:
+        f.write(blob)
 
 
 def weights_checksum(ws_or_bytes) -> str:
@@ -561,17 +552,8 @@ def export_npz(ws: Mapping, path) -> None:
     """Save every array (first record of each name, stored dtype, 1-D) to ``path`` atomically."""
     path = Path(os.fspath(path))
     arrays = {name: np.array(rec.data) for name, rec in ws.items()}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with atomic_write(path) as f:
+        np.savez(f, **arrays)
 
 
 def shipped_weights() -> list[Path]:
