@@ -1,0 +1,163 @@
+#!/usr/bin/env python3
+"""Benchmark: the numba bulk scanner (mlcodec.bitstream.fastscan) on an hour of Ogg Opus.
+
+Generates the same file as bench/bench_inspect.py (one hour of SILK WB 20 ms packets, each
+with a long ID 33 and a short ID 3 extension) and times, in the same run:
+
+* ``scan()`` warm (best of ``--repeat`` after one warm-up call) and ``scan()+summary()``;
+* ``scan()`` cold: a fresh Python process that imports fastscan (numba + its on-disk cache)
+  and scans once, timed inside that process and as a whole process;
+* ``fast_summary(path)`` as a whole process (what ``inspect-extensions --summary`` would run);
+* the pure-Python library path (containers + packets + extensions) and the report dicts;
+* Debian's ``opusinfo`` on the same file.
+
+Prints wall and CPU seconds, packets/s and ratios to opusinfo (CPU ratios are the robust
+ones on a busy machine). Usage: python bench/bench_fastscan.py [--minutes 60] [--repeat 5]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from bench_inspect import _cpu, lib_parse, lib_reports, make_file  # noqa: E402
+
+
+def best(fn, repeat: int) -> tuple[float, float, float]:
+    """Best wall, best CPU (this process + finished children) and median wall over ``repeat``."""
+    walls, cpus = [], []
+    for _ in range(repeat):
+        c0 = _cpu()
+        t = time.perf_counter()
+        fn()
+        walls.append(time.perf_counter() - t)
+        cpus.append(_cpu() - c0)
+    return min(walls), min(cpus), statistics.median(walls)
+
+_COLD = r"""
+import json, resource, sys, time
+t0 = time.perf_counter()
+from mlcodec.bitstream.fastscan import scan, summary
+t1 = time.perf_counter()
+data = open(sys.argv[1], "rb").read()
+t2 = time.perf_counter()
+t = scan(data, "ogg")
+t3 = time.perf_counter()
+s = summary(t)
+t4 = time.perf_counter()
+r = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"import": t1 - t0, "read": t2 - t1, "scan": t3 - t2, "summary": t4 - t3,
+                  "packets": len(t), "cpu": r.ru_utime + r.ru_stime}))
+"""
+
+_SUMMARY = ("import sys; from mlcodec.bitstream.fastscan import fast_summary; "
+            "d, e = fast_summary(sys.argv[1]); print(d['summary']['packets'])")
+
+
+def _proc(cmd: list[str], repeat: int) -> tuple[float, float, float, str]:
+    """Best wall, best CPU (children), median wall of a whole process; its last stdout."""
+    walls, cpus, out = [], [], ""
+    for _ in range(repeat):
+        c0 = _cpu()
+        t = time.perf_counter()
+        p = subprocess.run(cmd, capture_output=True, check=True, cwd=ROOT)
+        walls.append(time.perf_counter() - t)
+        cpus.append(_cpu() - c0)
+        out = p.stdout.decode()
+    return min(walls), min(cpus), statistics.median(walls), out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--minutes", type=float, default=60.0)
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--no-python", action="store_true", help="skip the (slow) pure-Python rows")
+    args = ap.parse_args()
+    packets = int(args.minutes * 60 * 50)
+    from mlcodec.bitstream import fastscan as fs
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "hour.opus"
+        t = time.perf_counter()
+        make_file(path, packets)
+        gen = time.perf_counter() - t
+        size = path.stat().st_size
+        print(f"generated {path.name}: {packets} packets, {size / 1e6:.1f} MB in {gen:.1f} s")
+        data = path.read_bytes()
+        rows: list[tuple[str, tuple[float, float, float]]] = []
+        notes = []
+
+        # cold first: a fresh process (numba cache on disk, nothing compiled in memory)
+        subprocess.run([sys.executable, "-c", _COLD, str(path)], capture_output=True, check=True,
+                       cwd=ROOT)  # make sure the on-disk cache exists
+        cold_wall, cold_cpu, cold_med, out = _proc([sys.executable, "-c", _COLD, str(path)], args.repeat)
+        info = json.loads(out)
+        assert info["packets"] == packets
+        rows.append(("fastscan cold: python + import + scan + summary (process)",
+                     (cold_wall, cold_cpu, cold_med)))
+        notes.append(f"cold process breakdown (last run): import {info['import']:.3f} s, read "
+                     f"{info['read']:.3f} s, first scan {info['scan']:.3f} s, summary "
+                     f"{info['summary']:.3f} s")
+        rows.append(("fastscan cold: first scan() call in that process (last run)",
+                     (info["scan"], info["scan"], info["scan"])))
+        rows.append(("fast_summary(path) (process, = --summary fast path)",
+                     _proc([sys.executable, "-c", _SUMMARY, str(path)], args.repeat)[:3]))
+
+        # warm, in this process
+        tab = fs.scan(data, "ogg")
+        assert len(tab) == packets and tab.container_error is None
+        assert int(tab.ext_count.sum()) == 2 * packets
+        rows.append(("fastscan warm: scan()", best(lambda: fs.scan(data, "ogg"), args.repeat)))
+        rows.append(("fastscan warm: scan() + summary()",
+                     best(lambda: fs.summary(fs.scan(data, "ogg")), args.repeat)))
+        rows.append(("fastscan warm: scan() without CRC check",
+                     best(lambda: fs.scan(data, "ogg", check_crc=False), args.repeat)))
+        # glibc has by now raised its mmap threshold and keeps freed blocks: no first-touch
+        # page faults any more (the rows above paid them on fresh memory, ~1 ms/MB here)
+        rows.append(("fastscan warm: scan() again (freed memory reused)",
+                     best(lambda: fs.scan(data, "ogg"), args.repeat)))
+
+        if not args.no_python:
+            assert lib_parse(path) == packets
+            rows.append(("pure Python: containers+packets+extensions", best(lambda: lib_parse(path), 1)))
+            rows.append(("pure Python: report dicts (mlcodec.inspect)", best(lambda: lib_reports(path), 1)))
+
+        t_info = None
+        if shutil.which("opusinfo"):
+            def run_info():
+                with open(os.devnull, "wb") as null:
+                    subprocess.run(["opusinfo", str(path)], stdout=null, stderr=null, check=True)
+
+            t_info = best(run_info, args.repeat)
+            rows.append(("opusinfo (Debian opus-tools) > /dev/null", t_info))
+    w = max(len(r[0]) for r in rows)
+    print(f"\n{'what':<{w}}  {'wall s':>7}  {'median':>7}  {'cpu s':>7}  {'packets/s':>12}  "
+          f"{'x opusinfo':>10}  {'median x':>8}  {'cpu x':>6}")
+    for name, (wall, cpu, med) in rows:
+        ratio = f"{wall / t_info[0]:10.2f}" if t_info else f"{'n/a':>10}"
+        mratio = f"{med / t_info[2]:8.2f}" if t_info else f"{'n/a':>8}"
+        cratio = f"{cpu / max(t_info[1], 1e-3):6.2f}" if t_info else f"{'n/a':>6}"
+        print(f"{name:<{w}}  {wall:7.3f}  {med:7.3f}  {cpu:7.3f}  {packets / wall:12,.0f}  {ratio}  "
+              f"{mratio}  {cratio}")
+    print(f"\nbest (and median) of {args.repeat} runs each (pure Python: 1); {packets} packets of "
+          f"20 ms ({args.minutes:g} min); 'x opusinfo' compares best wall times, 'median x' "
+          "median ones, 'cpu x' CPU seconds (robust on a busy machine); in-process rows count "
+          "this process's CPU, process rows the child's")
+    for n in notes:
+        print(n)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
