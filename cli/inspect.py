@@ -23,6 +23,8 @@ _JSON_BATCH = 512
 @click.argument("source", metavar="FILE|-")
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines, one object per packet (docs/inspect-extensions.md).")
 @click.option("--summary", is_flag=True, help="Append counts per extension ID and per frame (JSON: a final object).")
+@click.option("--summary-only", is_flag=True,
+              help="Print only the summary; Ogg and .bit input use the numba bulk scanner (fast on long files).")
 @click.option("--id", "ids", type=click.IntRange(0, 127), multiple=True, metavar="N",
               help="Only show extensions with this ID (repeatable).")
 @click.option("--max-data", type=click.IntRange(0), default=None, metavar="N",
@@ -30,10 +32,13 @@ _JSON_BATCH = 512
 @click.option("--format", "fmt", type=click.Choice(["auto", "ogg", "bit", "raw", "packet"]), default="auto",
               show_default=True, help="Container format (auto: detected from the content).")
 @guarded
-def inspect_extensions(source: str, as_json: bool, summary: bool, ids: tuple[int, ...],
-                       max_data: int | None, fmt: str) -> None:
+def inspect_extensions(source: str, as_json: bool, summary: bool, summary_only: bool,
+                       ids: tuple[int, ...], max_data: int | None, fmt: str) -> None:
     """Show every Opus packet of FILE (Ogg Opus, opus_demo .bit, mlcodec raw framing, or one
     packet; '-' reads stdin) with its TOC, frames, padding and extensions."""
+    if summary_only:
+        _run_summary_only(source, fmt, ids, as_json)
+        return
     from mlcodec.containers.detect import open_input
     from mlcodec.inspect import Summary, inspect_input
 
@@ -43,6 +48,21 @@ def inspect_extensions(source: str, as_json: bool, summary: bool, ids: tuple[int
             _run_json(inp, ids, max_data, summ)
         else:
             _run_table(inp, ids, max_data, summ)
+
+
+def _run_summary_only(source: str, fmt: str, ids, as_json: bool) -> None:
+    """Counts only, from the bulk scanner (same numbers as ``--summary``); a broken container
+    still prints the summary of everything before the break, then fails with one line."""
+    from mlcodec.bitstream.fastscan import fast_summary
+
+    d, err = fast_summary(source, fmt=fmt, ids=ids or None)
+    if as_json:
+        sys.stdout.write(_dumps(d) + "\n")
+        sys.stdout.flush()
+    else:
+        _print_summary(_console(), d["summary"])
+    if err is not None:
+        raise err
 
 
 def _run_json(inp, ids, max_data, summ) -> None:
@@ -145,16 +165,23 @@ def _fmt_exts(exts: list[dict]) -> str:
     return "\n".join(parts)
 
 
+def _console():
+    from rich.console import Console
+
+    console = Console(soft_wrap=False, highlight=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console = Console(soft_wrap=False, width=160, highlight=False)  # a pipe/file: no terminal width to fit
+    console.on_broken_pipe = _broken_pipe  # rich would exit 1; `| head` must end quietly (0)
+    return console
+
+
 def _run_table(inp, ids, max_data, summ) -> None:
     from rich.console import Console
     from rich.table import Table
 
     from mlcodec.inspect import inspect_input
 
-    console = Console(soft_wrap=False, highlight=False)
-    if not console.is_terminal and "COLUMNS" not in os.environ:
-        console = Console(soft_wrap=False, width=160, highlight=False)  # a pipe/file: no terminal width to fit
-    console.on_broken_pipe = _broken_pipe  # rich would exit 1; `| head` must end quietly (0)
+    console = _console()
     rows: list[tuple] = []
     state = {"header": True, "ogg": inp.format == "ogg"}
     console.print(f"[bold]{inp.name}[/bold]: {_FORMAT_NAMES.get(inp.format, inp.format)}", highlight=False)

@@ -269,3 +269,25 @@ def test_ogg_without_opus_stream_is_an_error(tmp_path):
         w.close()
     p = _mlcodec("--json", str(f))
     assert p.returncode == 1 and b"no Opus logical stream" in p.stderr and p.stdout == b""
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_summary_only_fast_path_equals_full_summary(path):
+    """--summary-only (numba bulk scanner) gives the same counts as --summary (pure Python)."""
+    full = _run(["--json", "--summary", str(path)])
+    fast = _run(["--json", "--summary-only", str(path)])
+    assert full.exit_code == 0 and fast.exit_code == 0, fast.output
+    assert json.loads(fast.stdout) == json.loads(full.stdout.splitlines()[-1])
+    table = _run(["--summary-only", str(path)])
+    assert table.exit_code == 0 and "packets" in table.stdout
+
+
+def test_summary_only_broken_container_counts_then_fails(tmp_path):
+    f = tmp_path / "cut.opus"
+    f.write_bytes(_ogg_bytes(200)[:-7])
+    p = _mlcodec("--json", "--summary-only", str(f))
+    assert p.returncode == 1
+    summ = json.loads(p.stdout.decode())["summary"]
+    assert 0 < summ["packets"] < 200
+    err = p.stderr.decode().strip().splitlines()
+    assert len(err) == 1 and "truncated Ogg page" in err[0] and str(f) in err[0]
