@@ -1,1 +1,22 @@
-"""Bitstream layer: Opus packet framing (RFC 6716 s3), extensions (draft-ietf-mlcodec-opus-extension), range coder (RFC 6716 s4.1/s5.1)."""
+"""Bitstream layer: Opus packet framing (RFC 6716 s3), extensions (draft-ietf-mlcodec-opus-extension),
+range coder (RFC 6716 s4.1/s5.1). The numba bulk scanner lives in :mod:`mlcodec.bitstream.fastscan`
+(imported on demand: it pulls in numba)."""
+from .extensions import (  # noqa: F401
+    Extension,
+    extension_name,
+    generate_extensions,
+    parse_extensions,
+    parse_extensions_frame_order,
+    register_extension,
+)
+from .packet import (  # noqa: F401
+    Packet,
+    Toc,
+    build_packet,
+    pad_packet,
+    packet_extensions,
+    parse_packet,
+    parse_toc,
+    split_multistream,
+)
+from .rangecoder import RangeDecoder, RangeEncoder  # noqa: F401
