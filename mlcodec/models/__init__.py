@@ -1,0 +1,1 @@
+"""Shipped model blobs (package data): codec_v1.bin, the latent coder (docs/training.md)."""

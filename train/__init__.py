@@ -1,0 +1,1 @@
+"""Training recipes (PyTorch, optional extra). The latent coder: train.train / train.export (docs/training.md)."""
