@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -199,22 +200,35 @@ def _diff_table(diffs, a, b):
     return t
 
 
+#: Shipped model shown when no FILE is given: the codec's, the one streams bind to.
+DEFAULT_SHIPPED = "codec"
+
+
 def _resolve_file(file: str | None) -> str:
-    if file is not None:
+    """A path, or the name of a shipped model (``codec``, ``vocoder``, or a blob's stem)."""
+    if file is not None and (os.path.exists(file) or os.sep in file or file.endswith(".bin")):
         return file
     shipped = W.shipped_weights()
     if not shipped:
+        if file is not None:
+            return file  # let the reader report the missing file
         raise WeightsError("no shipped model yet; give a FILE")
-    if len(shipped) > 1:
+    want = DEFAULT_SHIPPED if file is None else file
+    match = [p for p in shipped if p.stem == want or p.stem.split("_v")[0] == want]
+    if match:
+        return str(match[0])
+    if file is None:
+        if len(shipped) == 1:
+            return str(shipped[0])
         raise WeightsError("several shipped models (" + ", ".join(p.name for p in shipped) + "); give a FILE")
-    return str(shipped[0])
+    return file
 
 
 # --- the command -------------------------------------------------------------------------
 
 
 @click.command("dump-weights")
-@click.argument("file", required=False, type=click.Path(dir_okay=False))
+@click.argument("file", required=False, metavar="[FILE|codec|vocoder]")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document (schema in docs/weights.md).")
 @click.option("--export", "export", type=click.Path(dir_okay=False), metavar="OUT.npz", help="Save every array to this .npz file.")
 @click.option("--diff", "other", type=click.Path(dir_okay=False), metavar="OTHER.bin", help="Compare with another blob, record by record.")
@@ -222,7 +236,8 @@ def _resolve_file(file: str | None) -> str:
 @click.option("--lenient", is_flag=True, help="Accept what libopus accepts (bad magic, duplicates, odd block sizes).")
 @guarded
 def dump_weights(file, as_json, export, other, model, lenient):
-    """Show the records of a libopus weights blob FILE (default: the shipped model).
+    """Show the records of a libopus weights blob FILE, or of a shipped model named
+    'codec' (the default) or 'vocoder'.
 
     Prints a table of records with per-array statistics; --diff, --verify and --export
     replace the table with their own output. Exit status 1 on a corrupt blob or a failed

@@ -182,3 +182,18 @@ def test_broken_describe_degrades(monkeypatch, blob_path):
     r = run(blob_path, "--json")
     assert r.exit_code == 0
     assert any("layer shapes unavailable" in w for w in json.loads(r.output)["warnings"])
+
+
+def test_shipped_models_by_name():
+    """No FILE shows the shipped codec model; 'vocoder' names the shipped vocoder blob."""
+    shipped = {p.stem.split("_v")[0]: p for p in W.shipped_weights()}
+    if "codec" not in shipped:
+        pytest.skip("no shipped codec model in this checkout")
+    r = run("--json")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.output)
+    assert doc["file"].endswith(shipped["codec"].name)
+    if "vocoder" in shipped:
+        r = run("--json", "vocoder")
+        assert r.exit_code == 0 and json.loads(r.output)["file"].endswith(shipped["vocoder"].name)
+    assert _one_error_line(run("no-such-model"))
