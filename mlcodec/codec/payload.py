@@ -1,0 +1,175 @@
+"""The codec payload of one packet: a format-version byte, then range-coded latents.
+
+Layout (docs/format.md §4): byte 0 is :data:`~mlcodec.codec.format.FORMAT_VERSION`; the rest
+is one Opus range-coder stream (RFC 6716 §4.1/§5.1, specs 03) holding the packet's latent
+vectors in time order, each value coded with the DRED Laplace coder with explicit P(0)
+(``laplace_p0``, specs 03 §5.2, used as in specs 05 §4). A dimension whose decay is 0 or
+whose P(0) is certain is never coded (value 0), as DRED does. The quantizer level is fixed
+per stream (OpusTags, format.py), so the payload carries no header beyond the version byte.
+The buffer is cut to ``ceil(tell/8)`` bytes (specs 05 §7 step 6) and trailing zero bytes
+are dropped.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from mlcodec.bitstream.rangecoder import (
+    RangeDecoder, RangeEncoder, laplace_p0_mag_icdf, laplace_p0_sign_icdf,
+)
+from mlcodec.codec.format import FORMAT_VERSION
+from mlcodec.errors import CodecError, RangeCoderError
+
+#: Largest magnitude a coded value may have. Each escape symbol of the magnitude code adds 7
+#: (specs 03 §5.2), so this bounds a value's cost; trained latents stay far below it.
+MAX_MAGNITUDE = 4095
+#: P(0) at or above this (Q15) means "always zero": nothing is coded (DRED: p0_q8 = 255).
+P0_ALWAYS_ZERO = 255 << 7
+#: Use the table-caching hot loop (False: call laplace_p0 per value, the reference twin).
+FAST = True
+
+
+@dataclass(frozen=True)
+class CodingTables:
+    """The per-dimension Laplace parameters of one quantizer level, in laplace_p0 units (Q15)."""
+
+    p0: tuple[int, ...]
+    decay: tuple[int, ...]
+
+    def __post_init__(self):
+        # (index, p0, decay) of the coded dimensions, computed once (hot loop input).
+        object.__setattr__(self, "dims", tuple((i, p, d) for i, (p, d) in enumerate(zip(self.p0, self.decay))
+                                               if d > 0 and p < P0_ALWAYS_ZERO))
+        # The same with the Laplace-p0 coder's two iCDF tables (specs 03 §5.2) built once.
+        object.__setattr__(self, "icdfs", tuple((i, laplace_p0_sign_icdf(p), laplace_p0_mag_icdf(d))
+                                                for i, p, d in self.dims))
+
+    @property
+    def dim(self) -> int:
+        return len(self.p0)
+
+    @property
+    def coded(self) -> tuple[bool, ...]:
+        """Which dimensions are present in the bitstream."""
+        return tuple(d > 0 and p < P0_ALWAYS_ZERO for p, d in zip(self.p0, self.decay))
+
+    @classmethod
+    def from_quant_tables(cls, tables) -> "CodingTables":
+        """Take ``p0`` and ``decay`` (or ``r``) from the model's QuantTables."""
+        if isinstance(tables, CodingTables):
+            return tables
+        p0 = getattr(tables, "p0", None)
+        decay = getattr(tables, "decay", None)
+        if decay is None:
+            decay = getattr(tables, "r", None)
+        if p0 is None or decay is None:
+            raise CodecError("quantizer tables lack p0/decay")
+        p0 = tuple(int(v) for v in np.asarray(p0).ravel())
+        decay = tuple(int(v) for v in np.asarray(decay).ravel())
+        if len(p0) != len(decay):
+            raise CodecError("quantizer tables: p0 and decay differ in length")
+        for v in p0 + decay:
+            if not 0 <= v <= 32767:
+                raise CodecError(f"quantizer table value {v} outside Q15 [0, 32767]")
+        return cls(p0, decay)
+
+
+def _storage_bound(q: np.ndarray) -> int:
+    # Every symbol costs at most 15 bits (probabilities >= 1/32768): one sign symbol per value
+    # and one magnitude symbol per 7 of magnitude (plus one), 2 bytes each, plus finish slack.
+    mags = np.abs(q)
+    return 8 + 2 * int(q.size) + 2 * int((mags // 7 + (mags > 0)).sum())
+
+
+def write_payload(q, tables) -> bytes:
+    """Extension payload for the quantized latents ``q`` of one packet, shape (n, dim).
+
+    Values beyond :data:`MAX_MAGNITUDE` are clipped; dimensions that are not coded must be 0
+    (the decoder would read 0) and are skipped.
+    """
+    t = CodingTables.from_quant_tables(tables)
+    q = np.asarray(q)
+    if q.ndim == 1:
+        q = q[None, :]
+    if q.ndim != 2 or q.shape[1] != t.dim:
+        raise CodecError(f"latents of shape {q.shape} do not match the {t.dim}-dimensional tables")
+    q = np.clip(np.rint(q), -MAX_MAGNITUDE, MAX_MAGNITUDE).astype(np.int64)
+    enc = RangeEncoder(_storage_bound(q))
+    rows = q.tolist()
+    sym = getattr(enc, "_icdf", None) if FAST else None
+    if sym is None:  # reference: one laplace_p0() call per value
+        for row in rows:
+            for i, p0, decay in t.dims:
+                enc.laplace_p0(row[i], p0, decay)
+    else:
+        # Hot loop: laplace_p0 with its tables built once per stream instead of per value
+        # (bit-identical to the reference, tests/test_codec_payload.py checks it).
+        for row in rows:
+            for i, sign, mag in t.icdfs:
+                v = row[i]
+                if v == 0:
+                    sym(0, sign, 15)
+                    continue
+                sym(1 if v > 0 else 2, sign, 15)
+                m = (v if v > 0 else -v) - 1
+                while m >= 7:
+                    sym(7, mag, 15)
+                    m -= 7
+                sym(m, mag, 15)
+    nbytes = (enc.tell() + 7) // 8
+    enc.shrink(max(nbytes, enc.range_bytes))
+    data = enc.finish()
+    if enc.error:  # pragma: no cover - the storage bound makes this unreachable
+        raise CodecError("payload does not fit its buffer")
+    # The decoder reads zeros past the end of its data (RFC 6716 §4.1.2), so trailing zero
+    # bytes carry nothing and are dropped (as the Opus encoders do).
+    return bytes([FORMAT_VERSION]) + data.rstrip(b"\0")
+
+
+def read_payload(payload: bytes, n_latents: int, tables, *, offset: int | None = None) -> np.ndarray:
+    """Decode ``n_latents`` latent vectors (int64, shape (n, dim)) from an extension payload.
+
+    Raises CodecError for an empty payload, an unknown version byte or an out-of-range value.
+    Running past the end of the data is not an error: the writer drops trailing zero bytes and
+    the range decoder reads zeros there (the Ogg page CRCs already guard against damage).
+    """
+    t = CodingTables.from_quant_tables(tables)
+    if not payload:
+        raise CodecError("empty codec payload (no format-version byte)", offset=offset)
+    if payload[0] != FORMAT_VERSION:
+        raise CodecError(f"unsupported payload version {payload[0]} (this build reads {FORMAT_VERSION})",
+                         offset=offset)
+    data = bytes(payload[1:])
+    dec = RangeDecoder(data)
+    n = int(n_latents)
+    out = [[0] * t.dim for _ in range(n)]
+    sym = getattr(dec, "_icdf", None) if FAST else None
+    try:
+        for k in range(n):
+            row = out[k]
+            if sym is None:  # reference
+                for i, p0, decay in t.dims:
+                    row[i] = dec.laplace_p0(p0, decay)
+            else:  # same symbols, tables built once (see write_payload)
+                for i, sign, mag in t.icdfs:
+                    s = sym(sign, 15)
+                    if s:
+                        v = 1
+                        while True:
+                            d = sym(mag, 15)
+                            v += d
+                            if d != 7 or v > MAX_MAGNITUDE:
+                                break
+                        row[i] = v if s == 1 else -v
+            for v in row:
+                if v > MAX_MAGNITUDE or v < -MAX_MAGNITUDE:
+                    raise CodecError(f"latent value {v} out of range (corrupt payload)", offset=offset)
+    except RangeCoderError as exc:  # pragma: no cover - decoder only raises on misuse
+        raise CodecError(f"corrupt codec payload: {exc.reason}", offset=offset) from None
+    return np.array(out, dtype=np.int64).reshape(n, t.dim)
+
+
+def payload_bits(payload: bytes) -> int:
+    """Bits a payload occupies, version byte included (what bit-rate presets count)."""
+    return 8 * len(payload)

@@ -1,0 +1,82 @@
+"""mlcodec's own conformance vectors (test_vectors/): decode and compare, re-encode bit-exactly."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from mlcodec.codec.compare import FEATURE_TOL, compare_audio, compare_features
+
+ROOT = Path(__file__).resolve().parent.parent
+VEC = ROOT / "test_vectors"
+SHIPPED = ROOT / "mlcodec" / "models" / "codec_v1.bin"
+MANIFEST = json.loads((VEC / "vectors.json").read_text()) if (VEC / "vectors.json").exists() else {"vectors": {}}
+
+
+def _gen():
+    sys.path.insert(0, str(VEC))
+    import generate
+
+    return generate
+
+
+@pytest.fixture(scope="module")
+def model():
+    from mlcodec.codec.model import load_model
+
+    p = Path(os.environ.get("MLCODEC_DEV_MODEL", SHIPPED))
+    if not p.is_file():
+        pytest.skip(f"codec model {p} is absent")
+    m = load_model(p)
+    assert m.checksum == MANIFEST["model_checksum"], (
+        "test_vectors/ were made with another model; run `python test_vectors/generate.py`")
+    return m
+
+
+def test_manifest_lists_every_case():
+    assert sorted(MANIFEST["vectors"]) == sorted(_gen().CASES)
+    for v in MANIFEST["vectors"].values():
+        for k in ("input", "stream", "features", "audio"):
+            assert (VEC / v[k]).is_file(), v[k]
+
+
+@pytest.mark.parametrize("name", sorted(MANIFEST["vectors"]))
+def test_decode_vector(model, name):
+    v = MANIFEST["vectors"][name]
+    feats, audio = _gen().decode_bytes((VEC / v["stream"]).read_bytes(), model)
+    r = compare_features(np.fromfile(VEC / v["features"], "<f4"), feats)
+    assert r.ok, str(r)
+    ref, rate = sf.read(VEC / v["audio"], dtype="int16")
+    assert rate == 16000 and len(ref) == v["input_samples"]
+    r = compare_audio(ref, audio)
+    assert r.ok, str(r)
+
+
+@pytest.mark.parametrize("name", sorted(MANIFEST["vectors"]))
+def test_reencode_is_bit_exact(model, name):
+    v = MANIFEST["vectors"][name]
+    g = _gen()
+    data = g.encode_bytes(g.read_input(VEC / v["input"]), v["bitrate"], v["frame_ms"], model)
+    assert data == (VEC / v["stream"]).read_bytes()
+
+
+def test_comparator_catches_differences():
+    rng = np.random.default_rng(1)
+    ref = rng.normal(0, 1, (300, 20)).astype(np.float32)
+    assert compare_features(ref, ref).ok
+    assert compare_features(ref, ref + FEATURE_TOL * 0.5).ok is False  # mean error too large
+    bad = ref.copy()
+    bad[::20, 18] += 0.1  # 5% of pitch values off
+    r = compare_features(ref, bad)
+    assert not r.ok and "feature 18" in str(r)
+    assert not compare_features(ref, ref[:-1]).ok
+    a = (rng.normal(0, 3000, 16000)).astype(np.int16)
+    assert compare_audio(a, a).ok
+    assert compare_audio(a, (a * 0.9).astype(np.int16)).ok  # -0.9 dB: loose by design
+    assert not compare_audio(a, (a * 0.5).astype(np.int16)).ok  # -6 dB
+    assert not compare_audio(a, a[:-1]).ok
