@@ -207,7 +207,7 @@ def encode(paths, bitrate, frame_ms, serial, outdir, jobs, model, float_path):
 @click.option("-r", "--rate", type=click.Choice(RATES), default="16000", show_default=True,
               help="Output sample rate.")
 @click.option("--vocoder", type=click.Choice(VOCODERS), default="auto", show_default=True,
-              help="auto: the neural vocoder when its weights are installed, else the reference synthesizer.")
+              help="auto: the vocoder that measures better (today: reference; see docs/benchmarks.md).")
 @_with_common
 @guarded
 def decode(paths, rate, vocoder, outdir, jobs, model, float_path):
@@ -226,8 +226,10 @@ def sample_path() -> Path:
 @click.command("demo")
 @click.argument("outdir", required=False, default="mlcodec-demo", metavar="[DIR]")
 @click.option("-b", "--bitrate", type=click.Choice(BITRATES), default="3k", show_default=True)
+@click.option("--vocoder", type=click.Choice(VOCODERS), default="auto", show_default=True,
+              help="auto: the vocoder that measures better (today: reference; see docs/benchmarks.md).")
 @guarded
-def demo(outdir, bitrate):
+def demo(outdir, bitrate, vocoder):
     """Encode and decode the shipped sample with the shipped model into DIR (./mlcodec-demo)."""
     from mlcodec.codec.pipeline import decode_file, encode_file
     from mlcodec.dsp.audio import read_audio, write_audio
@@ -238,12 +240,13 @@ def demo(outdir, bitrate):
     enc_path = os.path.join(outdir, f"sample-{bitrate}.opus")
     dec_path = os.path.join(outdir, f"sample-{bitrate}-decoded.wav")
     write_audio(ref, read_audio(src))
-    from mlcodec.codec.pipeline import neural_vocoder_available
+    from mlcodec.codec.pipeline import AUTO_VOCODER
 
     model = _model(None)
     es = encode_file(src, enc_path, model=model, bitrate=bitrate)
-    decode_file(enc_path, dec_path, model=model)
-    voc = "neural vocoder" if neural_vocoder_available() else "reference synthesizer"
+    decode_file(enc_path, dec_path, model=model, vocoder=vocoder)
+    voc = {"neural": "neural vocoder", "reference": "reference synthesizer"}[
+        AUTO_VOCODER if vocoder == "auto" else vocoder]
     click.echo(f"model {getattr(model, 'name', '?')} (checksum {model.checksum[:16]}...), preset {bitrate}, {voc}")
     click.echo(f"encoded {es.duration:.2f} s of speech: payload {es.payload_kbps:.2f} kb/s, "
                f"whole file {es.file_kbps:.2f} kb/s ({es.file_bytes} bytes, {es.packets} packets of 20 ms)")

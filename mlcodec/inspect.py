@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import BinaryIO, Callable, Iterable, Iterator
 
-from mlcodec.bitstream.extensions import extension_name, parse_extensions
+from mlcodec.bitstream.extensions import ID_DRED, ID_MLCODEC, extension_name, parse_extensions
 from mlcodec.bitstream.packet import parse_packet, split_multistream
 from mlcodec.containers.detect import Input, open_input
 from mlcodec.errors import ContainerError, MlcodecError
@@ -58,11 +58,12 @@ def _toc_dict(toc, first_byte: int) -> dict:
 
 #: Display names per extension ID, filled on first use (DRED, 126, is named per payload).
 _name_cache: dict = {}
-_ID_DRED = 126
+#: IDs whose display name includes a version byte from the payload (DRED, mlcodec).
+_VERSIONED = (ID_DRED, ID_MLCODEC)
 
 
 def _ext_name(ext_id: int, data: bytes) -> str:
-    if ext_id == _ID_DRED:  # DRED names carry the version from the payload
+    if ext_id in _VERSIONED:  # these names carry the version from the payload
         return extension_name(ext_id, data)
     n = _name_cache[ext_id] = extension_name(ext_id, b"")
     return n
@@ -102,7 +103,7 @@ def _fill(rep: dict, pkt, first_byte: int, ids, max_data) -> dict:
     if pad:
         rep["padding"] = len(pad)
         try:
-            exts = parse_extensions(pad, len(pkt.frames))
+            exts = parse_extensions(pad, len(pkt.frames), base_offset=pkt.padding_offset)
         except MlcodecError as exc:
             exts = getattr(exc, "partial", None) or []
             rep["error"] = _msg(exc, "extensions")

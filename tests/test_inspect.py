@@ -291,3 +291,37 @@ def test_summary_only_broken_container_counts_then_fails(tmp_path):
     assert 0 < summ["packets"] < 200
     err = p.stderr.decode().strip().splitlines()
     assert len(err) == 1 and "truncated Ogg page" in err[0] and str(f) in err[0]
+
+
+def test_codec_extension_named_with_version_in_reports_and_summaries(tmp_path):
+    """ID 122 (mlcodec's payload) shows as 'mlcodec (vN)' with N its first byte, in both paths."""
+    f = io.BytesIO()
+    w = OggOpusWriter(f, serial=5)
+    for i in range(30):
+        w.write_packet(build_packet(9, [b""], force_code3=True,
+                                    extensions=[Extension(0, 122, bytes([1, i, 7, 9]))]))
+    w.close()
+    path = tmp_path / "codec.opus"
+    path.write_bytes(f.getvalue())
+    lines = [json.loads(x) for x in _run(["--json", "--summary", str(path)]).stdout.splitlines()]
+    assert {e["name"] for x in lines[:-1] for e in x["extensions"]} == {"mlcodec (v1)"}
+    fast = json.loads(_run(["--json", "--summary-only", str(path)]).stdout)
+    assert fast == lines[-1] and fast["summary"]["by_id"][0]["name"] == "mlcodec (v1)"
+
+
+def test_extension_error_offsets_count_from_packet_start(tmp_path):
+    """A malformed extension area reports the offset inside the packet, not inside the padding."""
+    area = bytes([40 << 1 | 1, 10]) + b"abcdef"  # ID 40 claims 10 bytes; only 6 follow
+    bad = bytes([0x0B, 0x41, len(area)]) + b"\x11" * 20 + area  # code 3, 1 frame, padding
+    f = io.BytesIO()
+    w = OggOpusWriter(f, serial=3)
+    w.write_packet(bad)
+    w.close()
+    path = tmp_path / "bad.opus"
+    path.write_bytes(f.getvalue())
+    lines = [json.loads(x) for x in _run(["--json", str(path)]).stdout.splitlines()]
+    rep = lines[0]
+    assert rep["error"] and rep["padding"] == len(area)
+    import re
+    m = re.search(r"(?:offset|byte) (\d+)", rep["error"])
+    assert m and int(m.group(1)) >= 23, rep["error"]  # inside the area, counted from the TOC byte

@@ -36,6 +36,8 @@ MAX_FRAMES = 48
 #: Experimental IDs used by libopus 1.6 (specs 02 s7).
 ID_QEXT = 124
 ID_DRED = 126
+#: mlcodec's own codec payload (docs/format.md s2): an ID libopus does not use.
+ID_MLCODEC = 122
 #: Short extensions are IDs 3..31 (0 or 1 payload byte); long ones are 32..127 (specs 02 s2.1).
 FIRST_SHORT_ID = 3
 FIRST_LONG_ID = 32
@@ -472,6 +474,7 @@ EXTENSION_REGISTRY: dict[int, str] = {
     2: "repeat these extensions",
     ID_QEXT: "QEXT",
     ID_DRED: "DRED",
+    ID_MLCODEC: "mlcodec",
 }
 
 
@@ -497,6 +500,8 @@ def extension_name(id: int, data: bytes = b"") -> str:  # noqa: A002
         if len(data) >= 2 and data[0] == 0x44:
             return f"DRED (v{data[1]})"
         return "DRED (unversioned)"
+    if id == ID_MLCODEC and name == "mlcodec" and data:
+        return f"mlcodec (v{data[0]})"  # the payload's first byte is its format version
     return name
 
 

@@ -1128,8 +1128,8 @@ class PacketTable:
     inside a multistream packet. ``granule`` (Ogg: end granule, RFC 7845 s4) and
     ``final_range`` (.bit) are 0 where not applicable. ``toc``/``code`` are -1 for an empty
     packet. ``frame_count``, ``padding_len``, ``frames`` are 0/empty on a framing error.
-    ``error`` (0 = fine, codes in :data:`ERROR_REASONS`) with ``error_offset`` inside the
-    packet (framing) or the extension area (extensions). Extensions of row i are
+    ``error`` (0 = fine, codes in :data:`ERROR_REASONS`) with ``error_offset`` counted from the
+    packet's first byte (framing and extension errors alike). Extensions of row i are
     ``ext_*[ext_start[i]:ext_start[i] + ext_count[i]]`` (bitstream order; partial on error).
     ``container_error``: the broken-container error that ended the scan, or None.
     """
@@ -1251,6 +1251,12 @@ def _finish(fmt, arr, side, rows, nin, sd, streams, cerr, name) -> PacketTable:
     cols, frames, ext = _parse_rows(data, rows, nin, sd)
     (packet, stream, serial, offset, pos, length, granule, frange, toc, code, fcount, fstart,
      padlen, padpos, error, erroff, xstart, xcount) = cols
+    # Extension errors are found inside the area; report them from the packet's first byte, as
+    # mlcodec.inspect does (parse_extensions with base_offset = the padding offset).
+    ext_err = (error >= 32) & (error < 48)
+    if ext_err.any():
+        erroff = erroff.copy()
+        erroff[ext_err] += (padpos[ext_err] - pos[ext_err]).astype(erroff.dtype)
     return PacketTable(
         fmt=fmt, buf=arr, side=side, packet=packet, stream=stream, serial=serial, offset=offset,
         pos=pos, length=length, granule=granule, final_range=frange, toc=toc, code=code,
@@ -1393,7 +1399,7 @@ def error_message(t: PacketTable, i: int) -> str | None:
 
 def summary(t: PacketTable, ids=None) -> dict:
     """Counts per extension ID and per frame, as ``mlcodec.inspect.Summary.as_dict()``."""
-    from mlcodec.bitstream.extensions import extension_name
+    from mlcodec.bitstream.extensions import ID_DRED, ID_MLCODEC, extension_name
     from mlcodec.inspect import SCHEMA_VERSION
 
     keep = np.ones(128, np.bool_)
@@ -1407,7 +1413,7 @@ def summary(t: PacketTable, ids=None) -> dict:
     by_id = []
     for u in np.flatnonzero(cnt).tolist():
         k = int(first[u])
-        by_id.append({"id": u, "name": extension_name(u, t.ext_payload(k) if u == 126 else b""),
+        by_id.append({"id": u, "name": extension_name(u, t.ext_payload(k) if u in (ID_DRED, ID_MLCODEC) else b""),
                       "count": int(cnt[u]), "bytes": int(nbytes[u])})
     by_frame = [{"frame": f, "count": int(c)} for f, c in enumerate(per_frame.tolist()) if c]
     return {"summary": {

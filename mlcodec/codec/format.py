@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
-from mlcodec.bitstream.extensions import register_extension
+from mlcodec.bitstream.extensions import EXTENSION_REGISTRY, ID_MLCODEC
 from mlcodec.errors import CodecError
 
 #: Version of the payload syntax; the first byte of every extension payload.
@@ -18,10 +18,9 @@ FORMAT_VERSION = 1
 #: Extension ID of the codec payload. Long IDs (32..127) may carry any number of bytes; libopus
 #: uses 124 (QEXT) and 126 (DRED), the 2023 DRED drafts used 32 and 127 (specs 02 §7). 122 sits
 #: in the top block where the experimental IDs live, away from every ID known to be in use.
-EXTENSION_ID = 122
-#: Display name registered with :func:`mlcodec.bitstream.extensions.register_extension`.
-EXTENSION_NAME = "mlcodec"
-register_extension(EXTENSION_ID, EXTENSION_NAME)
+EXTENSION_ID = ID_MLCODEC  # 122
+#: Display name (built into :data:`mlcodec.bitstream.extensions.EXTENSION_REGISTRY`).
+EXTENSION_NAME = EXTENSION_REGISTRY[ID_MLCODEC]
 
 #: Rate of the codec's audio (features are 10 ms frames of 160 samples at this rate).
 SAMPLE_RATE = 16000

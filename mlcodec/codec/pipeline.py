@@ -17,7 +17,6 @@ import io
 import os
 import struct
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from typing import BinaryIO, Callable, Iterator
@@ -28,6 +27,7 @@ from mlcodec.bitstream.extensions import Extension
 from mlcodec.codec import format as fmt
 from mlcodec.codec.payload import CodingTables, read_payload, write_payload
 from mlcodec.errors import AudioError, CodecError, ContainerError, MlcodecError
+from mlcodec.fileio import AtomicOutput
 
 #: Samples per 10 ms feature frame at 16 kHz.
 FRAME_SIZE = 160
@@ -65,12 +65,21 @@ def neural_vocoder_available() -> bool:
     return os.path.isfile(DEFAULT_MODEL)
 
 
+#: What ``auto`` means, chosen by measurement (docs/benchmarks.md, bench/bench_codec.py): the
+#: neural vocoder becomes the default once it beats the reference synthesizer on PESQ-WB, STOI
+#: *and* DNSMOS. On the 50-file evaluation subset it wins PESQ-WB/STOI (2.02/0.901 vs 1.87/0.888
+#: on clean features) but loses DNSMOS OVRL/P.808 (2.87/3.01 vs 2.93/3.04), so it is not yet.
+AUTO_VOCODER = "reference"
+
+
 def default_vocoder(name: str = "auto", *, fixed_point: bool = True):
-    """A fresh vocoder: the neural one (``mlcodec.vocoder``, specs 08 §1) when its shipped
-    weights exist, otherwise the reference synthesizer (``mlcodec.dsp.synth``)."""
+    """A fresh vocoder by name: ``neural`` (``mlcodec.vocoder``, specs 08 §1), ``reference``
+    (``mlcodec.dsp.synth``) or ``auto`` (:data:`AUTO_VOCODER`, the measured better one)."""
     if name not in VOCODERS:
         raise CodecError(f"unknown vocoder {name!r} (choose {', '.join(VOCODERS)})")
-    if name == "neural" or (name == "auto" and neural_vocoder_available()):
+    if name == "auto":
+        name = AUTO_VOCODER if (AUTO_VOCODER != "neural" or neural_vocoder_available()) else "reference"
+    if name == "neural":
         if not neural_vocoder_available():
             raise CodecError("the neural vocoder's weights (mlcodec/models/vocoder_v1.bin) are not installed")
         from mlcodec.vocoder import load_vocoder
@@ -485,47 +494,6 @@ class WavWriter:
 
 # ---------------------------------------------------------------------------------------------
 # Atomic output
-
-
-class AtomicOutput:
-    """Binary output: a temp file beside ``path`` renamed into place on :meth:`commit`, or
-    stdout for ``"-"``. Without a commit (an error) the temp file is removed."""
-
-    def __init__(self, path: str | os.PathLike | BinaryIO, *, suffix: str = ""):
-        self.tmp = None
-        if not isinstance(path, (str, os.PathLike)):
-            self.path, self.f = None, path
-        elif os.fspath(path) == "-":
-            self.path, self.f = "-", sys.stdout.buffer
-        else:
-            self.path = os.fspath(path)
-            d = os.path.dirname(os.path.abspath(self.path))
-            fd, self.tmp = tempfile.mkstemp(prefix=".mlcodec-", suffix=suffix + ".tmp", dir=d)
-            umask = os.umask(0)
-            os.umask(umask)
-            os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
-            self.f = os.fdopen(fd, "w+b")
-
-    def commit(self) -> None:
-        if self.tmp is not None:
-            self.f.flush()
-            os.fsync(self.f.fileno())
-            self.f.close()
-            os.replace(self.tmp, self.path)
-            self.tmp = None
-        else:
-            self.f.flush()
-
-    def abort(self) -> None:
-        if self.tmp is not None:
-            try:
-                self.f.close()
-            finally:
-                try:
-                    os.unlink(self.tmp)
-                except OSError:
-                    pass
-                self.tmp = None
 
 
 class _CountingWriter(io.RawIOBase):
