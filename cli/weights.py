@@ -26,6 +26,12 @@ def _models():
         from mlcodec.nn import models
     except ImportError:
         return None
+    try:  # the shipped codec describes its own layers ('--verify codec', the shape column)
+        from mlcodec.codec.model import register_codec_model
+    except ImportError:
+        pass
+    else:
+        register_codec_model()
     return models
 
 

@@ -197,3 +197,18 @@ def test_shipped_models_by_name():
         r = run("--json", "vocoder")
         assert r.exit_code == 0 and json.loads(r.output)["file"].endswith(shipped["vocoder"].name)
     assert _one_error_line(run("no-such-model"))
+
+
+def test_shipped_codec_model_describes_and_verifies(blob_path):
+    """The shipped codec blob binds to the 'codec' model spec; its records get layer shapes;
+    a blob of other layers (the libopus vector blob) does not bind."""
+    if not any(p.stem.startswith("codec") for p in W.shipped_weights()):
+        pytest.skip("no shipped codec model in this checkout")
+    r = run("--json", "--verify", "codec")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.output)
+    shapes = {rec["name"]: rec["shape"] for rec in doc["records"]}
+    assert shapes["enc_gru1_input_weights_int8"].startswith("enc_gru1 (gru)")
+    assert "40x64" in shapes["enc_dense1_weights_float"]
+    r = run("--verify", "codec", blob_path)
+    assert r.exit_code == 1 and "does not bind to codec" in r.output

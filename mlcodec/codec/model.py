@@ -418,3 +418,41 @@ __all__ = [
     "FRAMES_PER_LATENT", "NB_FEATURES", "PRESET_NAMES", "QuantTables", "CodecModel", "LatentEncoder",
     "LatentDecoder", "load_model", "quantize", "dequantize", "value_bits", "packet_payload_bits",
 ]
+
+
+# --- model description for dump-weights (--verify codec, the layer-shape column) --------------
+
+#: Sizes of the shipped codec_v1 (the blob's own ``codec_config`` record says the same).
+SHIPPED_ARCH = _Arch(frames_per_latent=2, latent_dim=32, nb_levels=16, enc_dense=64, enc_gru=64,
+                     enc_conv=64, dec_dense=96, dec_gru=96, nb_features=20)
+
+
+def model_spec(arch: _Arch = SHIPPED_ARCH, name: str = "codec"):
+    """The codec's layers as an :class:`mlcodec.nn.models.ModelSpec` (what ``_Layers`` binds):
+    the two input dense layers are float, every other layer int8 with float copies optional."""
+    from mlcodec.nn.models import LayerSpec, LinearStorage, ModelSpec
+
+    a = arch
+    q = LinearStorage(bias=True, quantized=True)
+    f = LinearStorage(bias=True)
+    ed, eg, ec, dd, dg = a.enc_dense, a.enc_gru, a.enc_conv, a.dec_dense, a.dec_gru
+    layers = [
+        LayerSpec("enc_dense1", "dense", a.enc_in, ed, f, activation="TANH"),
+        LayerSpec("enc_gru1", "gru", ed, eg, q, recurrent=q),
+        LayerSpec("enc_conv1", "conv1d", ed + eg, ec, q, activation="TANH", kernel_size=2),
+        LayerSpec("enc_gru2", "gru", ed + eg + ec, eg, q, recurrent=q),
+        LayerSpec("enc_zdense", "dense", ed + 2 * eg + ec, a.latent_dim, q),
+        LayerSpec("dec_dense1", "dense", a.latent_dim + 1, dd, f, activation="TANH"),
+        LayerSpec("dec_gru1", "gru", dd, dg, q, recurrent=q),
+        LayerSpec("dec_gru2", "gru", dd + dg, dg, q, recurrent=q),
+        LayerSpec("dec_output", "dense", dd + 2 * dg, a.enc_in, q),
+    ]
+    return ModelSpec(name, layers)
+
+
+def register_codec_model() -> None:
+    """Make ``codec`` a known model for ``mlcodec dump-weights`` (shapes, ``--verify codec``)."""
+    from mlcodec.nn.models import KNOWN_MODELS, register_model
+
+    if "codec" not in KNOWN_MODELS:
+        register_model(model_spec())
