@@ -57,7 +57,12 @@ def _summary(kind: str, st) -> str:
 
 def _run_one(kind: str, src: str, dst: str, opts: dict, progress=None):
     from mlcodec.codec.pipeline import decode_file, encode_file
+    from mlcodec.fileio import check_overwrite
 
+    if kind == "encode":
+        check_overwrite(src, dst, (b"OggS",), "an Ogg file")
+    else:
+        check_overwrite(src, dst, (b"RIFF", b"RF64"), "a WAV file")
     model = _model(opts.get("model"))
     if kind == "encode":
         return encode_file(src, dst, model=model, bitrate=opts["bitrate"], frame_ms=opts["frame_ms"],

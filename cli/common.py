@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import os
+import signal
 import sys
 
 import click
@@ -31,6 +32,14 @@ def _quiet_broken_pipe() -> None:
     raise SystemExit(0)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that temp outputs are removed on the way out."""
+
+
+def _on_sigterm(signum, frame):  # noqa: ARG001
+    raise Terminated()
+
+
 def guarded(func):
     """Decorator for click commands: MlcodecError -> one error line; EPIPE -> quiet exit.
 
@@ -41,11 +50,17 @@ def guarded(func):
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
+            signal.signal(signal.SIGTERM, _on_sigterm)
+        except ValueError:  # not the main thread (e.g. tests): leave the default handler
+            pass
+        try:
             return func(*args, **kwargs)
         except BrokenPipeError:
             _quiet_broken_pipe()
         except MlcodecError as exc:
             fail(str(exc))
+        except Terminated:
+            fail("terminated", 143)
         except KeyboardInterrupt:
             fail("interrupted", 130)
         except (click.exceptions.Exit, click.ClickException, SystemExit):

@@ -9,6 +9,7 @@ from .errors import (  # noqa: F401
     ContainerError,
     ExtensionError,
     MlcodecError,
+    OutputError,
     PacketError,
     RangeCoderError,
     WeightsError,

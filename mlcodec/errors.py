@@ -55,5 +55,9 @@ class AudioError(MlcodecError):
     """Unreadable, empty, too short or unsupported audio input."""
 
 
+class OutputError(MlcodecError):
+    """An output file cannot be created or written (directory missing, not writable, ...)."""
+
+
 class CodecError(MlcodecError):
     """Codec stream problems: wrong model, unsupported version, truncated stream."""

@@ -1,7 +1,8 @@
 """Atomic output files: write to a temp file beside the target, then rename into place.
 
 Nothing half-written is ever left under the target's name: on any error the temp file is
-removed and an existing target stays untouched. ``"-"`` means stdout.
+removed and an existing target stays untouched. ``"-"`` means stdout. A symlink is written
+through (its target is replaced); a device or FIFO is written directly, never replaced.
 """
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import os
 import sys
 import tempfile
 from typing import BinaryIO, Iterator
+
+from mlcodec.errors import OutputError
 
 
 def _umask() -> int:
@@ -29,10 +32,26 @@ class AtomicOutput:
         elif os.fspath(path) == "-":
             self.path, self.f = "-", sys.stdout.buffer
         else:
-            self.path = os.fspath(path)
-            d = os.path.dirname(os.path.abspath(self.path))
+            given = os.fspath(path)
+            # Write *through* a symlink (replace its target, not the link) ...
+            self.path = os.path.realpath(given)
+            if os.path.isdir(self.path):
+                raise OutputError("is a directory", file=given)
+            if os.path.exists(self.path) and not os.path.isfile(self.path):
+                # ... and into a device or FIFO directly: renaming over it would replace it.
+                try:
+                    self.f = open(self.path, "wb")
+                except OSError as exc:
+                    raise OutputError(f"cannot write: {exc.strerror or exc}", file=given) from None
+                self.path = None
+                return
+            d = os.path.dirname(self.path)
             name = os.path.basename(self.path)
-            fd, self.tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=suffix + ".tmp", dir=d)
+            try:
+                fd, self.tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=suffix + ".tmp", dir=d)
+            except OSError as exc:
+                why = "its directory does not exist" if not os.path.isdir(d) else (exc.strerror or str(exc))
+                raise OutputError(f"cannot create output: {why}", file=given) from None
             os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
             self.f = os.fdopen(fd, "w+b")
 
@@ -70,3 +89,20 @@ def atomic_write(path: "str | os.PathLike | BinaryIO", *, suffix: str = "") -> I
         out.abort()
         raise
     out.commit()
+
+
+def check_overwrite(src: str, dst: str, magic: tuple[bytes, ...], kind: str) -> None:
+    """Refuse outputs that would destroy data: the input itself, or an existing non-empty file
+    that is not already of the output's kind (``magic`` prefixes), e.g. a forgotten ``-o DIR``
+    that would turn the second input WAV into an Opus file."""
+    if dst == "-" or not os.path.isfile(dst):
+        return
+    if src != "-" and os.path.exists(src) and os.path.samefile(src, dst):
+        raise OutputError("the output is the input file; refusing to overwrite it", file=dst)
+    if os.path.getsize(dst) == 0:
+        return
+    with open(dst, "rb") as f:
+        head = f.read(max(len(m) for m in magic))
+    if not any(head.startswith(m) for m in magic):
+        raise OutputError(f"refusing to overwrite an existing file that is not {kind} "
+                          "(several inputs? use -o DIR)", file=dst)

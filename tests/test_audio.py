@@ -214,3 +214,17 @@ def test_fuzz_mutated_headers(fmt, edits, cut):
         if pos < len(data):
             data[pos] = val
     _read_or_audio_error(bytes(data[: len(data) - cut]))
+
+
+def test_missing_file_and_directory_have_plain_reasons(tmp_path):
+    from mlcodec.dsp.audio import read_audio
+    from mlcodec.errors import AudioError
+
+    with pytest.raises(AudioError, match="no such file"):
+        read_audio(tmp_path / "nope.wav")
+    with pytest.raises(AudioError, match="is a directory"):
+        read_audio(tmp_path)
+    import io
+    with pytest.raises(AudioError) as e:
+        read_audio(io.BytesIO(b"not audio at all" * 10), file="-")
+    assert "BytesIO" not in str(e.value) and "Error opening" not in str(e.value)

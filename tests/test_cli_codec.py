@@ -179,3 +179,37 @@ def test_demo(tmp_path):
     a, _ = sf.read(tmp_path / "demo" / "sample-input.wav")
     b, _ = sf.read(tmp_path / "demo" / "sample-3k-decoded.wav")
     assert len(a) == len(b)
+
+
+def test_outputs_that_would_destroy_data_are_refused(wav, tmp_path):
+    """A forgotten -o (second input WAV taken as OUT) and OUT == IN are refused; nothing changes."""
+    m = model_path()
+    other = tmp_path / "other.wav"
+    other.write_bytes(wav.read_bytes())
+    r = mlcodec("encode", "--model", m, wav, other)
+    err = r.stderr.decode().strip().splitlines()
+    assert r.returncode == 1 and len(err) == 1 and "not an Ogg file" in err[0] and "-o DIR" in err[0]
+    assert other.read_bytes() == wav.read_bytes()
+    r = mlcodec("encode", "--model", m, other, other)
+    assert r.returncode == 1 and b"output is the input" in r.stderr
+    opus = tmp_path / "a.opus"
+    assert mlcodec("encode", "--model", m, wav, opus).returncode == 0
+    before = opus.read_bytes()
+    r = mlcodec("decode", "--model", m, opus, opus)
+    assert r.returncode == 1 and b"output is the input" in r.stderr and opus.read_bytes() == before
+    r = mlcodec("encode", "--model", m, wav, tmp_path / "missing" / "x.opus")
+    assert r.returncode == 1 and b"directory does not exist" in r.stderr and b".tmp" not in r.stderr
+    assert sorted(os.listdir(tmp_path)) == ["a.opus", "other.wav"]
+
+
+def test_decode_with_nothing_readable_writes_nothing(wav, tmp_path):
+    m = model_path()
+    opus = tmp_path / "a.opus"
+    assert mlcodec("encode", "--model", m, wav, opus).returncode == 0
+    cut = tmp_path / "cut.opus"
+    data = opus.read_bytes()
+    third_page = data.index(b"OggS", data.index(b"OggS", 4) + 4)  # after OpusHead and OpusTags
+    cut.write_bytes(data[:third_page + 60])  # the first audio page is cut short
+    r = mlcodec("decode", "--model", m, cut, tmp_path / "cut.wav")
+    assert r.returncode == 1 and b"nothing could be decoded" in r.stderr
+    assert not (tmp_path / "cut.wav").exists()

@@ -778,6 +778,11 @@ def decode_file(src, dst, *, rate: int = fmt.SAMPLE_RATE, model=None, vocoder=No
         if finish:
             finish()
         wav.close()
+        if res.truncated and res.samples == 0:
+            # nothing decodable: keep no (empty) output, report the damage alone
+            out.abort()
+            raise CodecError(f"truncated or damaged stream ({res.truncated}); nothing could be decoded, "
+                             "no output written", file=in_name)
         out.commit()
     except MlcodecError as exc:
         out.abort()

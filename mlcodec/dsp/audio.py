@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from typing import BinaryIO
 
 import numpy as np
@@ -55,6 +56,10 @@ def read_audio(source: str | os.PathLike | BinaryIO, *, file: str | None = None)
             if not data:
                 raise AudioError("empty input", file=name)
             source = io.BytesIO(data)
+    elif not os.path.exists(source):
+        raise AudioError("no such file", file=name)
+    elif os.path.isdir(source):
+        raise AudioError("is a directory", file=name)
     elif os.path.isfile(source) and os.path.getsize(source) == 0:
         raise AudioError("empty file", file=name)
     try:
@@ -63,6 +68,7 @@ def read_audio(source: str | os.PathLike | BinaryIO, *, file: str | None = None)
         raise AudioError("no such file", file=name) from None
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError, OSError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        reason = re.sub(r"^Error opening .*?: ", "", reason)  # libsndfile repeats the (internal) name
         raise AudioError(f"unreadable audio ({reason})", file=name) from None
     if x.shape[1] == 0 or x.shape[0] == 0:
         raise AudioError("audio has no samples", file=name)
