@@ -229,11 +229,13 @@ def get_model(model) -> ModelSpec:
 def describe_records(ws: Mapping, models=None) -> dict[str, str]:
     """Shape text for each record of ``ws`` that a known model (or one of ``models``) describes."""
     specs = [get_model(m) for m in models] if models is not None else list(KNOWN_MODELS.values())
+    found = [(spec, {r: t for r, t in spec.records().items() if r in ws}) for spec in specs]
+    found = [(spec, d) for spec, d in found if d]
     out: dict[str, str] = {}
-    for spec in specs:
-        for rec, text in spec.records().items():
-            if rec in ws and rec not in out:
-                out[rec] = f"{spec.name}/{text}" if len(specs) > 1 else text
+    for spec, d in found:  # name the model only when several describe this blob
+        for rec, text in d.items():
+            if rec not in out:
+                out[rec] = f"{spec.name}/{text}" if len(found) > 1 else text
     return out
 
 
