@@ -213,3 +213,16 @@ def test_decode_with_nothing_readable_writes_nothing(wav, tmp_path):
     r = mlcodec("decode", "--model", m, cut, tmp_path / "cut.wav")
     assert r.returncode == 1 and b"nothing could be decoded" in r.stderr
     assert not (tmp_path / "cut.wav").exists()
+
+
+def test_chained_ogg_is_not_silently_cut(wav, tmp_path):
+    """Two mlcodec streams back to back: the first is decoded, the second is reported (exit 1)."""
+    m = model_path()
+    a, b = tmp_path / "a.opus", tmp_path / "b.opus"
+    assert mlcodec("encode", "--model", m, wav, a).returncode == 0
+    assert mlcodec("encode", "--model", m, wav, b).returncode == 0
+    chain = tmp_path / "chain.opus"
+    chain.write_bytes(a.read_bytes() + b.read_bytes())
+    r = mlcodec("decode", "--model", m, chain, tmp_path / "chain.wav")
+    assert r.returncode == 1 and b"chained Ogg" in r.stderr and len(r.stderr.splitlines()) == 1
+    assert sf.info(tmp_path / "chain.wav").frames == sf.info(wav).frames

@@ -713,6 +713,11 @@ def decode_stream(src: BinaryIO, sink: Callable[[np.ndarray], None], *, model=No
             res.truncated = "stream has no audio packets"
         elif not last.eos:
             res.truncated = "stream ends without its last (EOS) page"
+        elif reader.other_streams:
+            o = reader.other_streams[0]
+            where = "" if o.head_offset is None else f"offset {o.head_offset}: "
+            res.truncated = (f"{where}another Opus logical stream (serial {o.serial}) follows; chained "
+                             "Ogg files are not supported, only the first stream was decoded")
     if owed and res.truncated is None:
         sink(np.zeros(owed, np.float32))  # the vocoder's extra lag: pad the end back to length
         res.samples += owed

@@ -372,6 +372,8 @@ class OggOpusReader:
                 break
         if self.info is None:
             raise ContainerError("no Opus logical stream found (no OpusHead/OpusTags)", file=file, offset=0)
+        #: Other Opus logical streams met while reading (chained or multiplexed), not returned.
+        self.other_streams: list[OggOpusStreamInfo] = []
 
     @property
     def head(self) -> OpusHead:
@@ -389,8 +391,11 @@ class OggOpusReader:
         """Audio packets of this stream (other logical streams are skipped)."""
         serial = self.info.serial
         for ev in self._events:
-            if isinstance(ev, OggOpusPacket) and ev.stream.serial == serial:
-                yield ev
+            if isinstance(ev, OggOpusPacket):
+                if ev.stream.serial == serial:
+                    yield ev
+            elif isinstance(ev, OggOpusStreamInfo):
+                self.other_streams.append(ev)
 
     def __iter__(self) -> Iterator[OggOpusPacket]:
         return self.packets()
