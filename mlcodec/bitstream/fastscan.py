@@ -600,6 +600,18 @@ def _bit_walk(buf):
 
 
 @njit(cache=True, _nrt=False)
+def _frame_length(src, p, rem):
+    """One frame length at src[p] (RFC 6716 s3.2.1): (length, bytes used); 0 bytes used when
+    the second byte it needs is missing (``rem`` >= 1 bytes remain)."""
+    b0 = np.int64(src[p])
+    if b0 < 252:
+        return b0, 1
+    if rem < 2:
+        return 0, 0
+    return b0 + 4 * np.int64(src[p + 1]), 2
+
+
+@njit(cache=True, _nrt=False)
 def _parse_one(src, start, end, sd, sizes):
     """RFC 6716 s3 framing of src[start:end] (libopus order of checks, specs 01 s4.2).
 
@@ -640,15 +652,9 @@ def _parse_one(src, start, end, sd, sizes):
         count = 2
         if rem < 1:
             return P_CODE2_NOLEN, p, 0, 0, 0, 0
-        b0 = np.int64(src[p])
-        if b0 < 252:
-            sz = b0
-            nb = 1
-        else:
-            if rem < 2:
-                return P_CODE2_LEN2, p, 0, 0, 0, 0
-            sz = b0 + 4 * np.int64(src[p + 1])
-            nb = 2
+        sz, nb = _frame_length(src, p, rem)
+        if nb == 0:
+            return P_CODE2_LEN2, p, 0, 0, 0, 0
         rem -= nb
         if sz > rem:
             return P_CODE2_OVER, p, 0, 0, 0, 0
@@ -687,15 +693,9 @@ def _parse_one(src, start, end, sd, sizes):
             for i in range(count - 1):
                 if rem < 1:
                     return P_VBR_MISSING, p, 0, 0, 0, 0
-                b0 = np.int64(src[p])
-                if b0 < 252:
-                    sz = b0
-                    nb = 1
-                else:
-                    if rem < 2:
-                        return P_VBR_LEN2, p, 0, 0, 0, 0
-                    sz = b0 + 4 * np.int64(src[p + 1])
-                    nb = 2
+                sz, nb = _frame_length(src, p, rem)
+                if nb == 0:
+                    return P_VBR_LEN2, p, 0, 0, 0, 0
                 rem -= nb
                 if sz > rem:
                     return P_VBR_OVER, p, 0, 0, 0, 0
@@ -720,15 +720,9 @@ def _parse_one(src, start, end, sd, sizes):
         # RFC 6716 Appendix B: one more length just before the first frame's data
         if rem < 1:
             return P_SD_MISSING, p, 0, 0, 0, 0
-        b0 = np.int64(src[p])
-        if b0 < 252:
-            sz = b0
-            nb = 1
-        else:
-            if rem < 2:
-                return P_SD_LEN2, p, 0, 0, 0, 0
-            sz = b0 + 4 * np.int64(src[p + 1])
-            nb = 2
+        sz, nb = _frame_length(src, p, rem)
+        if nb == 0:
+            return P_SD_LEN2, p, 0, 0, 0, 0
         rem -= nb
         if sz > rem:
             return P_SD_OVER, p, 0, 0, 0, 0

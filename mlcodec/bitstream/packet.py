@@ -65,6 +65,17 @@ def _perr(reason: str, offset: int | None, code: str = INVALID) -> PacketError:
     return exc
 
 
+def _read_frame_length(data: bytes, p: int, rem: int, what: str, rule: str) -> tuple[int, int]:
+    """One frame length at ``data[p]`` (RFC 6716 s3.2.1: 1 byte < 252, else ``b0 + 4*b1``):
+    (length, bytes used). ``rem`` >= 1 bytes remain; raises when the second byte is missing."""
+    b0 = data[p]
+    if b0 < 252:
+        return b0, 1
+    if rem < 2:
+        raise _perr(f"{what} needs a second byte{rule}", p)
+    return b0 + 4 * data[p + 1], 2
+
+
 # ---------------------------------------------------------------------------------------------
 # TOC byte (RFC 6716 s3.1, specs 01 s2)
 # ---------------------------------------------------------------------------------------------
@@ -243,13 +254,7 @@ def _parse(data: bytes, start: int, end: int, sd: bool) -> Packet:
         vbr = True
         if rem < 1:
             raise _perr("code 2 packet has no first-frame length (R4)", p)
-        b0 = data[p]
-        if b0 < 252:
-            sz, nb = b0, 1
-        else:
-            if rem < 2:
-                raise _perr("code 2 packet: first-frame length needs a second byte (R4)", p)
-            sz, nb = b0 + 4 * data[p + 1], 2
+        sz, nb = _read_frame_length(data, p, rem, "code 2 packet: first-frame length", " (R4)")
         rem -= nb
         if sz > rem:
             raise _perr(f"code 2 first frame of {_nbytes(sz)} exceeds the {_nbytes(rem)} left (R4)", p)
@@ -292,13 +297,7 @@ def _parse(data: bytes, start: int, end: int, sd: bool) -> Packet:
             for i in range(count - 1):
                 if rem < 1:
                     raise _perr(f"length of frame {i} is missing (R7)", p)
-                b0 = data[p]
-                if b0 < 252:
-                    sz, nb = b0, 1
-                else:
-                    if rem < 2:
-                        raise _perr(f"length of frame {i} needs a second byte (R7)", p)
-                    sz, nb = b0 + 4 * data[p + 1], 2
+                sz, nb = _read_frame_length(data, p, rem, f"length of frame {i}", " (R7)")
                 rem -= nb
                 if sz > rem:
                     raise _perr(f"frame {i} of {_nbytes(sz)} exceeds the {_nbytes(rem)} left (R7)", p)
@@ -322,13 +321,7 @@ def _parse(data: bytes, start: int, end: int, sd: bool) -> Packet:
         # RFC 6716 Appendix B: one more length, just before the first frame's data
         if rem < 1:
             raise _perr("self-delimited length is missing", p)
-        b0 = data[p]
-        if b0 < 252:
-            sz, nb = b0, 1
-        else:
-            if rem < 2:
-                raise _perr("self-delimited length needs a second byte", p)
-            sz, nb = b0 + 4 * data[p + 1], 2
+        sz, nb = _read_frame_length(data, p, rem, "self-delimited length", "")
         rem -= nb
         if sz > rem:
             raise _perr(f"self-delimited frame length {sz} exceeds the {_nbytes(rem)} left", p)
