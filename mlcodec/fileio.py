@@ -66,6 +66,16 @@ class AtomicOutput:
         else:
             self.f.flush()
 
+    def __enter__(self) -> "AtomicOutput":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        """Commit when the block succeeds, abort (remove the temp file) when it raises."""
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
+
     def abort(self) -> None:
         """Drop the temp file; the target (if any) is left as it was."""
         if self.tmp is not None:
@@ -82,13 +92,8 @@ class AtomicOutput:
 @contextlib.contextmanager
 def atomic_write(path: "str | os.PathLike | BinaryIO", *, suffix: str = "") -> Iterator[BinaryIO]:
     """``with atomic_write(p) as f: f.write(...)`` commits on success, aborts on any error."""
-    out = AtomicOutput(path, suffix=suffix)
-    try:
+    with AtomicOutput(path, suffix=suffix) as out:
         yield out.f
-    except BaseException:
-        out.abort()
-        raise
-    out.commit()
 
 
 def check_overwrite(src: str, dst: str, magic: tuple[bytes, ...], kind: str) -> None:

@@ -618,19 +618,14 @@ def encode_file(src, dst, *, model=None, bitrate: str = fmt.DEFAULT_BITRATE, fra
     if isinstance(src, (str, os.PathLike)) and os.fspath(src) == "-":
         src = sys.stdin.buffer
     chunks, total = iter_audio(src, file=in_name)
-    out = AtomicOutput(dst, suffix=".opus")
-    counter = _CountingWriter(out.f)
     try:
-        enc = encode_stream(chunks, counter, model=model, bitrate=bitrate, frame_ms=frame_ms,
-                            fixed_point=fixed_point, serial=serial,
-                            progress=(lambda s: progress(s, total)) if progress else None)
-        out.commit()
+        with AtomicOutput(dst, suffix=".opus") as out:
+            counter = _CountingWriter(out.f)
+            enc = encode_stream(chunks, counter, model=model, bitrate=bitrate, frame_ms=frame_ms,
+                                fixed_point=fixed_point, serial=serial,
+                                progress=(lambda s: progress(s, total)) if progress else None)
     except MlcodecError as exc:
-        out.abort()
         raise exc.with_file(in_name)
-    except BaseException:
-        out.abort()
-        raise
     return CodingStats(in_name, _name(dst, "-"), enc.samples_in / fmt.SAMPLE_RATE, enc.packets_out,
                        enc.payload_bytes, counter.n, time.perf_counter() - t0, bitrate, int(frame_ms))
 
@@ -752,49 +747,43 @@ def decode_file(src, dst, *, rate: int = fmt.SAMPLE_RATE, model=None, vocoder=No
     else:
         f, total = src, None
     reader = _CountingReader(f)
-    out = AtomicOutput(dst, suffix=".wav")
-    counter = _CountingWriter(out.f)
     try:
-        wav = WavWriter(counter, rate)
-        if int(rate) == fmt.SAMPLE_RATE:
-            sink = wav.write
-            finish = None
-        else:
-            import soxr
+        with AtomicOutput(dst, suffix=".wav") as out:
+            counter = _CountingWriter(out.f)
+            wav = WavWriter(counter, rate)
+            if int(rate) == fmt.SAMPLE_RATE:
+                sink = wav.write
+                finish = None
+            else:
+                import soxr
 
-            rs = soxr.ResampleStream(fmt.SAMPLE_RATE, int(rate), 1, dtype="float32", quality="VHQ")
-            made = [0, 0]
+                rs = soxr.ResampleStream(fmt.SAMPLE_RATE, int(rate), 1, dtype="float32", quality="VHQ")
+                made = [0, 0]
 
-            def sink(x):
-                made[0] += x.shape[0]
-                y = rs.resample_chunk(np.asarray(x, np.float32), last=False)
-                made[1] += y.shape[0]
-                wav.write(y)
+                def sink(x):
+                    made[0] += x.shape[0]
+                    y = rs.resample_chunk(np.asarray(x, np.float32), last=False)
+                    made[1] += y.shape[0]
+                    wav.write(y)
 
-            def finish():
-                y = rs.resample_chunk(np.zeros(0, np.float32), last=True)
-                want = made[0] * int(rate) // fmt.SAMPLE_RATE - made[1]
-                y = y[:max(want, 0)]
-                if y.shape[0] < want:
-                    y = np.concatenate([y, np.zeros(want - y.shape[0], np.float32)])
-                wav.write(y)
-        res = decode_stream(reader, sink, model=model, vocoder=vocoder, fixed_point=fixed_point, file=in_name,
-                            progress=(lambda n: progress(reader.n, total)) if progress else None)
-        if finish:
-            finish()
-        wav.close()
-        if res.truncated and res.samples == 0:
-            # nothing decodable: keep no (empty) output, report the damage alone
-            out.abort()
-            raise CodecError(f"truncated or damaged stream ({res.truncated}); nothing could be decoded, "
-                             "no output written", file=in_name)
-        out.commit()
+                def finish():
+                    y = rs.resample_chunk(np.zeros(0, np.float32), last=True)
+                    want = made[0] * int(rate) // fmt.SAMPLE_RATE - made[1]
+                    y = y[:max(want, 0)]
+                    if y.shape[0] < want:
+                        y = np.concatenate([y, np.zeros(want - y.shape[0], np.float32)])
+                    wav.write(y)
+            res = decode_stream(reader, sink, model=model, vocoder=vocoder, fixed_point=fixed_point, file=in_name,
+                                progress=(lambda n: progress(reader.n, total)) if progress else None)
+            if finish:
+                finish()
+            wav.close()
+            if res.truncated and res.samples == 0:
+                # nothing decodable: keep no (empty) output, report the damage alone
+                raise CodecError(f"truncated or damaged stream ({res.truncated}); nothing could be decoded, "
+                                 "no output written", file=in_name)
     except MlcodecError as exc:
-        out.abort()
         raise exc.with_file(in_name)
-    except BaseException:
-        out.abort()
-        raise
     finally:
         if close_in:
             close_in.close()
