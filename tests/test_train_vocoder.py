@@ -57,6 +57,60 @@ def test_sampler_alignment(corpus):
     assert np.abs(t).max() <= 1.0
 
 
+def test_sampler_without_mixing_draws_the_same_windows(corpus):
+    """Adding decoded twins with mix 0 must not change a run's trajectory (resumed runs rely on it)."""
+    a = WindowSampler(corpus, frames=3, batch=4, seed=5)
+    b = WindowSampler(corpus, frames=3, batch=4, seed=5, decoded=[corpus["feats"] + 1], mix=0.0)
+    for _ in range(3):
+        fa, ta = a.next()
+        fb, tb = b.next()
+        assert np.array_equal(fa, fb) and np.array_equal(ta, tb)
+
+
+def test_sampler_mixes_decoded_twins(corpus):
+    twins = [corpus["feats"] + 100, corpus["feats"] + 200]
+    s = WindowSampler(corpus, frames=3, batch=64, seed=1, decoded=twins, mix=0.5)
+    f, _ = s.next()
+    # each window is entirely clean, +100 or +200 (never a blend), and all three occur
+    kinds = set()
+    for w in f:
+        lo = float(w[:, 0].min())
+        kinds.add(2 if lo > 150 else 1 if lo > 50 else 0)
+        assert (w[:, 0] > 150).all() or (w[:, 0] < 150).all()
+    assert kinds == {0, 1, 2}
+
+
+def test_decoded_features_track_the_clean_ones():
+    """The codec's decoded features are aligned with the clean ones and improve with the bit rate."""
+    from mlcodec.codec.model import load_model
+    from train.vocoder.decoded import decode_features
+
+    corpus = synthetic_corpus(3.0, seed=2)
+    m = load_model()
+    f = corpus["feats"]
+    err = {}
+    for preset, level in m.PRESETS.items():
+        d = decode_features(m, f, level)
+        assert d.shape == f.shape and d.dtype == np.float32
+        err[preset] = float(np.sqrt(((d - f)[:, :18] ** 2).mean()))
+        shifted = float(np.sqrt(((d[1:] - f[:-1])[:, :18] ** 2).mean()))
+        assert err[preset] < shifted
+    assert err["6k"] < err["3k"] < err["1.5k"]
+
+
+def test_training_with_decoded_features_is_deterministic(corpus):
+    from mlcodec.codec.model import load_model
+    from train.vocoder.decoded import load_decoded
+
+    dec = load_decoded(corpus, None, load_model())
+    twins = [dec[k] for k in sorted(dec)]
+    tc = TrainConfig(**{**TC.__dict__, "mix_decoded": 0.5})
+    a = train(corpus, tc, TINY, log=lambda s: None, decoded=twins)
+    b = train(corpus, tc, TINY, log=lambda s: None, decoded=twins)
+    assert _blob(a) == _blob(b)
+    assert _blob(a) != _blob(train(corpus, TC, TINY, log=lambda s: None))
+
+
 def test_export_roundtrip_float_path_matches_torch(corpus, tmp_path):
     torch.manual_seed(0)
     model = FarganLite(VocoderConfig()).eval()
@@ -83,3 +137,15 @@ def test_export_roundtrip_float_path_matches_torch(corpus, tmp_path):
         out = voc.synthesize(f[2:]) / 32768.0
         snr = 10 * np.log10((ref ** 2).sum() / max(((out - ref) ** 2).sum(), 1e-30))
         assert snr > min_snr, (fixed, snr)
+
+
+def test_int8_aware_phase_switches_on_and_resumes_identically(corpus, tmp_path):
+    """``qat_from``: fake quantization from that step on; an interrupted run resumes into it exactly."""
+    tc = TrainConfig(**{**TC.__dict__, "qat_from": 2})
+    logs: list[str] = []
+    full = train(corpus, tc, TINY, log=logs.append)
+    assert full.qat and any("int8-aware" in s for s in logs)
+    assert _blob(full) != _blob(train(corpus, TC, TINY, log=lambda s: None))
+    train(corpus, tc, TINY, out=tmp_path, log=lambda s: None, stop_after=3)
+    resumed = train(corpus, tc, TINY, out=tmp_path, resume=True, log=lambda s: None)
+    assert _blob(resumed) == _blob(full)

@@ -100,9 +100,14 @@ class WindowSampler:
     samples [160(f0+1), 160(f0+frames+1)) (output blocks of frames f0+2 .. f0+frames+1).
     """
 
-    def __init__(self, corpus: dict, frames: int, batch: int, seed: int):
+    def __init__(self, corpus: dict, frames: int, batch: int, seed: int,
+                 decoded: list[np.ndarray] | None = None, mix: float = 0.0):
         self.audio = corpus["audio"]
         self.feats = corpus["feats"]
+        # Optional codec-decoded twins of ``feats`` (train/vocoder/decoded.py): each window takes
+        # its features from one of them with probability ``mix`` (uniform over the twins).
+        self.decoded = list(decoded or []) if mix > 0 else []
+        self.mix = float(mix)
         off = corpus["offsets"]
         need = frames + 2
         starts = [np.arange(off[i], off[i + 1] - need + 1) for i in range(len(off) - 1)
@@ -119,7 +124,13 @@ class WindowSampler:
         f0 = self.starts[self.rng.integers(0, len(self.starts), self.batch)]
         fi = f0[:, None] + np.arange(self.frames + 2)[None, :]
         si = (f0[:, None] + 1) * FRAME + np.arange(self.frames * FRAME)[None, :]
-        return self.feats[fi], self.audio[si].astype(np.float32) / 32768.0
+        feats = self.feats[fi]
+        if self.decoded:
+            use = self.rng.random(self.batch) < self.mix
+            which = self.rng.integers(0, len(self.decoded), self.batch)
+            for b in np.flatnonzero(use):
+                feats[b] = self.decoded[which[b]][fi[b]]
+        return feats, self.audio[si].astype(np.float32) / 32768.0
 
     def state(self) -> dict:
         return self.rng.bit_generator.state

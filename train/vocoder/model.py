@@ -14,6 +14,12 @@ Differences from libopus FARGAN: 2 GRUs of GRU units instead of 3 (160/128/128),
 instead of 80, 3 pitch gains; the period for subframes 0-1 is the previous frame's and for
 2-3 the current frame's, because our output block t spans the centres of frames t-1 and t
 (``mlcodec.dsp.synth.SYNTH_DELAY`` = 160, the reference synthesizer's alignment).
+
+Quantisation-aware training: ``model.set_qat(True)`` makes the layers that the exporter stores
+as int8 (``mlcodec.vocoder.fargan.QUANTIZED``) compute exactly what the int8 inference core
+computes (per-output int8 weights, inputs ``floor(0.5 + 127 x)``; specs 06 s3.2, s5), with
+straight-through gradients (``train/vocoder/qat.py``). Off (the default), the model computes
+bit for bit what it computed before QAT existed.
 """
 from __future__ import annotations
 
@@ -22,6 +28,8 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from train.vocoder import qat as Q
 
 FRAME = 160
 N_SUB = 4
@@ -110,16 +118,70 @@ class FarganLite(nn.Module):
         self.skip = nn.Linear(c.skip_in, c.skip, bias=False)
         self.skip_glu = nn.Linear(c.skip, c.skip, bias=False)
         self.sig_out = nn.Linear(c.skip, SUB, bias=False)
+        # plain attributes, not buffers: the state_dict (and checkpoints) are unchanged by QAT
+        self._qat = False
+        self._qat_approx = False
+
+    #: Modules holding the weights the exporter stores as int8 (fargan.QUANTIZED), by blob name.
+    INT8_LAYERS = {
+        "cond_net_fconv1": "fconv1", "cond_net_fdense2": "fdense2", "sig_net_fwc0_conv": "fwc0",
+        "sig_net_fwc0_glu_gate": "fwc0_glu", "sig_net_gru1_input": "gru1.weight_ih",
+        "sig_net_gru1_recurrent": "gru1.weight_hh", "sig_net_gru1_glu_gate": "gru1_glu",
+        "sig_net_gru2_input": "gru2.weight_ih", "sig_net_gru2_recurrent": "gru2.weight_hh",
+        "sig_net_gru2_glu_gate": "gru2_glu", "sig_net_skip_dense": "skip",
+        "sig_net_skip_glu_gate": "skip_glu", "sig_net_sig_dense_out": "sig_out",
+    }
+
+    def set_qat(self, on: bool, *, approx_act: bool = True) -> "FarganLite":
+        """Switch quantisation-aware training on or off (default off); returns the model.
+
+        On: the int8 layers are fake-quantised exactly as inference quantises them (STE
+        gradients) and, with ``approx_act`` (default), every tanh/sigmoid is libopus's rational
+        approximation (specs 06 s6) as in the inference core, so the forward reproduces int8
+        inference (train/vocoder/qat.py). ``approx_act=False`` keeps torch's exact activations:
+        the same quantisation noise statistically, but ~1e-4 activation differences flip input
+        roundings, so its waveform drifts away from the int8 one (faster, ~1.5x float cost vs ~2x).
+        """
+        self._qat = bool(on)
+        self._qat_approx = bool(on and approx_act)
+        return self
+
+    @property
+    def qat(self) -> bool:
+        return self._qat
+
+    def _acts(self):
+        return (Q.tanh_approx, Q.sigmoid_approx) if self._qat_approx else (torch.tanh, torch.sigmoid)
+
+    def qat_matrix(self, blob_name: str) -> torch.Tensor:
+        """(out, in) weight of an int8 layer, inputs in the exported order (conv: tap-major)."""
+        if blob_name == "cond_net_fconv1":
+            return Q.conv_matrix(self.fconv1.weight)
+        mod, _, attr = self.INT8_LAYERS[blob_name].partition(".")
+        return getattr(getattr(self, mod), attr or "weight")
+
+    def _qweights(self) -> dict:
+        """``quantize_weight`` of every int8 layer, by module path (once per forward)."""
+        return {path: Q.quantize_weight(self.qat_matrix(name)) for name, path in self.INT8_LAYERS.items()}
 
     def n_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
-    def cond_net(self, feats: torch.Tensor, periods: torch.Tensor) -> torch.Tensor:
+    def cond_net(self, feats: torch.Tensor, periods: torch.Tensor, qw: dict | None = None) -> torch.Tensor:
         """(B, F, 20) features, (B, F) periods -> (B, (F-2)*4, COND) subframe conditioning."""
+        tanh, _ = self._acts()
+        if self._qat and qw is None:
+            qw = self._qweights()
         pe = self.pembed(torch.clamp(periods - 32, 0, PEMBED_ROWS - 1))
-        x = torch.tanh(self.fdense1(torch.cat([feats, pe], -1)))
-        x = torch.tanh(self.fconv1(x.transpose(1, 2))).transpose(1, 2)
-        x = torch.tanh(self.fdense2(x))
+        x = tanh(self.fdense1(torch.cat([feats, pe], -1)))
+        if self._qat:
+            k = self.fconv1.weight.shape[2]
+            taps = torch.cat([x[:, j:x.shape[1] - k + 1 + j] for j in range(k)], -1)  # tap 0 first
+            x = tanh(Q.qlinear(taps, qw["fconv1"]))
+            x = tanh(Q.qlinear(x, qw["fdense2"]))
+        else:
+            x = torch.tanh(self.fconv1(x.transpose(1, 2))).transpose(1, 2)
+            x = torch.tanh(self.fdense2(x))
         B, Fo, _ = x.shape
         return x.reshape(B, Fo * N_SUB, self.cfg.cond)
 
@@ -129,8 +191,20 @@ class FarganLite(nn.Module):
         Starts from a cold state (zero pitch buffer, zero GRU states), as inference does.
         """
         c = self.cfg
+        qat = self._qat
+        qw = self._qweights() if qat else None
+        tanh, sigmoid = self._acts()
+
+        def lin(name: str, x: torch.Tensor) -> torch.Tensor:
+            return Q.qlinear(x, qw[name]) if qat else getattr(self, name)(x)
+
+        def gru(name: str, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+            if qat:
+                return Q.fq_gru_cell(x, h, qw[f"{name}.weight_ih"], qw[f"{name}.weight_hh"], sigmoid, tanh)
+            return getattr(self, name)(x, h)
+
         periods = periods_from_features(feats[..., 18])
-        cond = self.cond_net(feats, periods)
+        cond = self.cond_net(feats, periods, qw)
         B, S, _ = cond.shape
         gain = torch.exp(self.gain(cond))                      # (B, S, 1)
         g1 = 1.0 / (1e-5 + gain)
@@ -138,10 +212,12 @@ class FarganLite(nn.Module):
         pf = periods[:, CTX_FRAMES - 1:]                        # frames 1..F-1
         sub_period = torch.stack([pf[:, :-1], pf[:, :-1], pf[:, 1:], pf[:, 1:]], -1).reshape(B, S)
         # frame-wise conv: the cond part of [prev input, cur input] is precomputed in one matmul
-        wc = self.fwc0.weight                                   # (fwc, 2*fwc_in)
+        # (QAT: the same split of the exact integer accumulator, times the per-output scale)
+        wc = qw["fwc0"][0] if qat else self.fwc0.weight         # (fwc, 2*fwc_in)
         w_prev, w_cur = wc[:, : c.fwc_in], wc[:, c.fwc_in:]
-        cpad = torch.cat([torch.zeros_like(cond[:, :1]), cond[:, :-1]], 1)
-        cond_part = cpad @ w_prev[:, : c.cond].T + cond @ w_cur[:, : c.cond].T
+        cq = Q.quantize_input(cond) if qat else cond
+        cpad = torch.cat([torch.zeros_like(cq[:, :1]), cq[:, :-1]], 1)
+        cond_part = cpad @ w_prev[:, : c.cond].T + cq @ w_cur[:, : c.cond].T
         w_sig = torch.cat([w_prev[:, c.cond:], w_cur[:, c.cond:]], 1)  # (fwc, 2*(PRED+SUB))
         buf = torch.zeros(B, PITCH_BUF, dtype=cond.dtype)
         s1 = torch.zeros(B, c.gru, dtype=cond.dtype)
@@ -154,18 +230,22 @@ class FarganLite(nn.Module):
             pred = torch.clamp(g1s * torch.gather(buf, 1, idx), -1, 1)
             prev = torch.clamp(g1s * buf[:, PITCH_BUF - SUB:], -1, 1)
             cur = torch.cat([pred, prev], 1)
-            h0 = torch.tanh(cond_part[:, s] + torch.cat([mem, cur], 1) @ w_sig.T)
+            if qat:
+                pre = (cond_part[:, s] + Q.quantize_input(torch.cat([mem, cur], 1)) @ w_sig.T) * qw["fwc0"][1]
+            else:
+                pre = cond_part[:, s] + torch.cat([mem, cur], 1) @ w_sig.T
+            h0 = tanh(pre)
             mem = cur
-            h0 = h0 * torch.sigmoid(self.fwc0_glu(h0))
-            pg = torch.sigmoid(self.gain_out(h0))
+            h0 = h0 * sigmoid(lin("fwc0_glu", h0))
+            pg = sigmoid(self.gain_out(h0))
             pp = pred[:, 2:2 + SUB]
-            s1 = self.gru1(torch.cat([h0, pg[:, 0:1] * pp, prev], 1), s1)
-            h1 = s1 * torch.sigmoid(self.gru1_glu(s1))
-            s2 = self.gru2(torch.cat([h1, pg[:, 1:2] * pp, prev], 1), s2)
-            h2 = s2 * torch.sigmoid(self.gru2_glu(s2))
-            sk = torch.tanh(self.skip(torch.cat([h1, h2, h0, pg[:, 2:3] * pp, prev], 1)))
-            sk = sk * torch.sigmoid(self.skip_glu(sk))
-            out = torch.tanh(self.sig_out(sk)) * gs
+            s1 = gru("gru1", torch.cat([h0, pg[:, 0:1] * pp, prev], 1), s1)
+            h1 = s1 * sigmoid(lin("gru1_glu", s1))
+            s2 = gru("gru2", torch.cat([h1, pg[:, 1:2] * pp, prev], 1), s2)
+            h2 = s2 * sigmoid(lin("gru2_glu", s2))
+            sk = tanh(lin("skip", torch.cat([h1, h2, h0, pg[:, 2:3] * pp, prev], 1)))
+            sk = sk * sigmoid(lin("skip_glu", sk))
+            out = tanh(lin("sig_out", sk)) * gs
             buf = torch.cat([buf[:, SUB:], out], 1)
             outs.append(out)
         return torch.cat(outs, 1)

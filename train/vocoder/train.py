@@ -38,6 +38,8 @@ class TrainConfig:
     clip: float = 1.0
     seed: int = 1234
     ckpt_every: int = 100
+    mix_decoded: float = 0.0      # share of windows fed codec-decoded features (train/vocoder/decoded.py)
+    qat_from: int = -1            # from this step on, train int8-aware (fake quantization); -1: never
 
 
 def set_determinism(seed: int, threads: int) -> None:
@@ -60,15 +62,17 @@ def _save(path: Path, obj: dict) -> None:
 
 
 def train(corpus: dict, tc: TrainConfig, arch: VocoderConfig = VocoderConfig(), out: Path | None = None,
-          resume: bool = False, threads: int = 1, log=print, stop_after: int | None = None) -> FarganLite:
+          resume: bool = False, threads: int = 1, log=print, stop_after: int | None = None,
+          decoded: list | None = None) -> FarganLite:
     """Train (or continue training) and return the model; checkpoints go to ``out/ckpt.pt``.
 
     ``stop_after`` ends this sitting after that many steps (checkpointed); ``resume`` continues.
+    ``decoded``: codec-decoded feature twins of the corpus, used when ``tc.mix_decoded`` > 0.
     """
     set_determinism(tc.seed, threads)
     model = FarganLite(arch)
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, betas=(0.8, 0.99), eps=1e-8, weight_decay=0.0)
-    sampler = WindowSampler(corpus, tc.frames, tc.batch, tc.seed)
+    sampler = WindowSampler(corpus, tc.frames, tc.batch, tc.seed, decoded, tc.mix_decoded)
     step = 0
     history: list = []
     ckpt = out / "ckpt.pt" if out else None
@@ -94,6 +98,9 @@ def train(corpus: dict, tc: TrainConfig, arch: VocoderConfig = VocoderConfig(), 
     while step < end:
         for g in opt.param_groups:
             g["lr"] = lr_at(step, tc)
+        if tc.qat_from >= 0 and step >= tc.qat_from and not getattr(model, "qat", False):
+            model.set_qat(True)
+            log(f"step {step}: int8-aware training (fake quantization) on")
         feats, target = sampler.next()
         y = model(torch.from_numpy(feats))
         loss = mrstft_loss(y, preemphasis(torch.from_numpy(target)))
@@ -131,10 +138,16 @@ def main(argv=None) -> int:
     tc = TrainConfig(**{f: getattr(a, f) for f in asdict(TrainConfig())})
     arch = VocoderConfig(**{f: getattr(a, f"arch_{f}") for f in asdict(VocoderConfig())})
     corpus = synthetic_corpus(a.synthetic, tc.seed) if a.synthetic else load_corpus(a.corpus, log=print)
+    decoded = None
+    if tc.mix_decoded > 0:
+        from train.vocoder.decoded import load_decoded
+
+        dec = load_decoded(corpus, None if a.synthetic else a.corpus, log=print)
+        decoded = [dec[k] for k in sorted(dec)]
     m = FarganLite(arch)
     print(json.dumps({"train": asdict(tc), "arch": asdict(arch), "params": m.n_params(), **arch.macs()}))
     train(corpus, tc, arch, a.out, a.resume, a.threads, log=lambda s: print(s, flush=True),
-          stop_after=a.stop_after)
+          stop_after=a.stop_after, decoded=decoded)
     return 0
 
 

@@ -1,0 +1,61 @@
+"""Codec-decoded features of the vocoder corpus, so the vocoder also learns what it will be fed.
+
+The shipped codec (``mlcodec/models/codec_v1.bin``, int8 core, as ``mlcodec decode`` runs it)
+encodes each training file's features to quantized latents at every bit-rate preset and
+decodes them back (specs 05 s4-s5: encoder -> dead-zone quantizer -> decoder; the range coder is
+lossless, so it is skipped). The result, one (N, 20) array per preset aligned frame for frame
+with the corpus's clean features, is cached next to the corpus (``decoded_<checksum12>.npz``):
+the cache is keyed by the codec model's checksum, so a retrained codec gets fresh features.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+
+def decode_features(model, feats: np.ndarray, level: int) -> np.ndarray:
+    """Clean (n, 20) features of one file -> the codec's decoded features (n, 20) at ``level``."""
+    from mlcodec.codec.model import dequantize, quantize
+
+    n2 = (len(feats) // 2) * 2
+    out = np.array(feats, dtype=np.float32, copy=True)   # an odd last frame stays clean
+    if n2 == 0:
+        return out
+    tables = model.quant_tables(level)
+    z = model.new_encoder().process(np.ascontiguousarray(feats[:n2], dtype=np.float32))
+    q = quantize(z, tables)
+    dec = np.asarray(model.new_decoder(level).process(dequantize(q, tables)), dtype=np.float32)
+    out[:n2] = dec.reshape(n2, -1)[:, :20]
+    return out
+
+
+def decoded_path(corpus_cache: Path, checksum: str) -> Path:
+    return Path(corpus_cache).with_name(f"decoded_{checksum[:12]}.npz")
+
+
+def load_decoded(corpus: dict, corpus_cache: Path | None, model=None, log=None) -> dict:
+    """{preset: (N, 20) float32} decoded features for every preset, cached on first use
+    (``corpus_cache`` None: computed, not cached)."""
+    from mlcodec.codec.model import load_model
+
+    model = model or load_model()
+    path = decoded_path(corpus_cache, model.checksum) if corpus_cache else None
+    if path is not None and path.exists():
+        with np.load(path) as z:
+            return {k: z[k] for k in z.files}
+    feats, off = corpus["feats"], corpus["offsets"]
+    res = {}
+    for preset, level in model.PRESETS.items():
+        res[preset] = np.concatenate([decode_features(model, feats[off[i]:off[i + 1]], level)
+                                      for i in range(len(off) - 1)])
+        if log:
+            d = res[preset] - feats
+            log(f"decoded features {preset}: rms error per feature {np.sqrt((d ** 2).mean()):.3f}")
+    if path is None:
+        return res
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.npz")
+    np.savez(tmp, **res)
+    os.replace(tmp, path)
+    return res
