@@ -7,14 +7,18 @@ end (on stdout, or on stderr when stdout carries the audio/stream).
 """
 from __future__ import annotations
 
+import io
 import os
+import signal
 import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import click
 
-from cli.common import fail, guarded
+from cli.common import (EXIT_USAGE, STDOUT_NAME, WRITE_ERRNOS, Terminated, check_std_streams, display_name,
+                        error_line, fail, guarded)
 from mlcodec.errors import MlcodecError
 
 BITRATES = ("1.5k", "3k", "6k")
@@ -45,25 +49,133 @@ def _is_tty() -> bool:
         return False
 
 
+#: Shortest run whose coding speed is printed: a run's fixed start-up (model and kernel
+#: loading, about 0.5 s) dominates shorter ones, so "N x real time" would say nothing about
+#: the codec (a 1 s file printed "2x"; a tiny one "0x").
+MIN_TIMED_SECONDS = 1.0
+
+
+def _speed(st) -> str:
+    """``", 42x real time"`` with two significant digits, or "" when the run is too short to
+    time or reads stdin (its pace is then the producer's, not the codec's)."""
+    if st.seconds < MIN_TIMED_SECONDS or st.input == "-":
+        return ""
+    s = st.duration / st.seconds
+    text = f"{s:.0f}" if s >= 10 else f"{s:.2g}"
+    return f", {text}x real time"
+
+
 def _summary(kind: str, st) -> str:
-    speed = f"{st.speed:.0f}x real time" if st.seconds > 0 else ""
+    src, dst = display_name(st.input), display_name(st.output, STDOUT_NAME)
     if kind == "encode":
-        return (f"{st.input} -> {st.output}: {st.duration:.2f} s, preset {st.bitrate}, "
+        return (f"{src} -> {dst}: {st.duration:.2f} s, preset {st.bitrate}, "
                 f"{st.frame_ms} ms packets: payload {st.payload_kbps:.2f} kb/s, "
-                f"whole file {st.file_kbps:.2f} kb/s ({st.file_bytes} bytes), {speed}")
-    return (f"{st.input} -> {st.output}: {st.duration:.2f} s decoded; stream preset {st.bitrate or '?'}: "
-            f"payload {st.payload_kbps:.2f} kb/s, whole file {st.file_kbps:.2f} kb/s, {speed}")
+                f"whole file {st.file_kbps:.2f} kb/s ({st.file_bytes} bytes){_speed(st)}")
+    return (f"{src} -> {dst}: {st.duration:.2f} s decoded; stream preset {st.bitrate or '?'}: "
+            f"payload {st.payload_kbps:.2f} kb/s, whole file {st.file_kbps:.2f} kb/s{_speed(st)}")
+
+
+def _name_os_error(exc: OSError, src: str, dst: str) -> OSError:
+    """Give a nameless OSError (a write to an open file, a read from one) the file it is
+    about: the output for disk-full style errors, else the input."""
+    if exc.filename is None:
+        exc.filename = display_name(dst, STDOUT_NAME) if exc.errno in WRITE_ERRNOS else display_name(src)
+    return exc
+
+
+#: Bytes of the WAV header decode writes first (RIFF + fmt + data chunk heads).
+WAV_HEADER_BYTES = 44
+#: Ogg pages before encode's first audio page (OpusHead, OpusTags; RFC 7845 s3).
+OGG_HEADER_PAGES = 2
+
+
+class HeldStdout(io.RawIOBase):
+    """stdout for ``-`` output that holds the container header back until audio follows it
+    (the first PCM bytes after the WAV header, the first Ogg page after OpusHead/OpusTags) or
+    the run succeeds: a run that fails before any audio writes nothing, instead of a lone
+    header that the next program in the pipe would take for an empty stream."""
+
+    name = "-"
+
+    def __init__(self, kind: str, f=None):
+        self.f = f if f is not None else sys.stdout.buffer
+        self.kind = kind
+        self.held = bytearray()
+        self.pages = 0
+        self.released = False
+
+    def writable(self) -> bool:
+        return True
+
+    def _audio_follows(self, b) -> bool:
+        if self.kind == "decode":
+            return len(self.held) + len(b) > WAV_HEADER_BYTES
+        if bytes(b[:4]) == b"OggS":  # OggWriter writes one page per call
+            self.pages += 1
+        return self.pages > OGG_HEADER_PAGES
+
+    def write(self, b) -> int:
+        if not self.released:
+            if not self._audio_follows(b):
+                self.held += b
+                return len(b)
+            self.release()
+        self.f.write(b)
+        return len(b)
+
+    def release(self) -> None:
+        """Write what is held and pass everything through from now on."""
+        if not self.released:
+            self.released = True
+            if self.held:
+                self.f.write(bytes(self.held))
+                self.held.clear()
+
+    def flush(self) -> None:
+        if self.released:
+            self.f.flush()
+
+    def seekable(self) -> bool:  # stdout redirected to a file: decode patches the WAV sizes
+        try:
+            return self.f.seekable()
+        except (AttributeError, OSError, ValueError):
+            return False
+
+    def tell(self) -> int:
+        return self.f.tell() + len(self.held)
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        self.release()
+        return self.f.seek(pos, whence)
 
 
 def _run_one(kind: str, src: str, dst: str, opts: dict, progress=None):
-    from mlcodec.codec.pipeline import decode_file, encode_file
     from mlcodec.fileio import check_overwrite
 
+    if src != "-":
+        # Name an unreadable input plainly (libsndfile would say only "System error").
+        try:
+            open(src, "rb").close()
+        except (FileNotFoundError, IsADirectoryError):
+            pass  # the library's own words ("no such file", "is a directory")
+        except OSError as exc:
+            raise OSError(exc.errno, exc.strerror, src) from None
     if kind == "encode":
         check_overwrite(src, dst, (b"OggS",), "an Ogg file")
     else:
         check_overwrite(src, dst, (b"RIFF", b"RF64"), "a WAV file")
     model = _model(opts.get("model"))
+    out = HeldStdout(kind) if dst == "-" else dst
+    st = _code(kind, src, out, model, opts, progress)
+    if dst == "-":
+        out.release()
+        out.f.flush()
+    return st
+
+
+def _code(kind: str, src: str, dst, model, opts: dict, progress):
+    from mlcodec.codec.pipeline import decode_file, encode_file
+
     if kind == "encode":
         return encode_file(src, dst, model=model, bitrate=opts["bitrate"], frame_ms=opts["frame_ms"],
                            fixed_point=opts["fixed_point"], serial=opts.get("serial"), progress=progress)
@@ -72,16 +184,86 @@ def _run_one(kind: str, src: str, dst: str, opts: dict, progress=None):
 
 
 def _worker(kind: str, src: str, dst: str, opts: dict):
-    """Process-pool entry: (stats or None, error line or None); never raises for bad input."""
+    """One input of a batch: (stats or None, error line or None); never raises for bad input."""
     try:
         return _run_one(kind, src, dst, opts), None
     except MlcodecError as exc:
-        return getattr(exc, "stats", None), str(exc)
+        return getattr(exc, "stats", None), error_line(exc)
     except OSError as exc:
-        return None, f"{getattr(exc, 'filename', None) or src}: {exc.strerror or exc}"
+        return None, error_line(_name_os_error(exc, src, dst))
+
+
+#: In a pool worker: True while an input is being coded (a signal then aborts it).
+_busy = False
+
+
+def _pool_signal(signum, frame):  # noqa: ARG001
+    if _busy:  # unwind through the atomic output, which removes its temp file
+        raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+    os._exit(128 + signum)  # idle: nothing to clean up
+
+
+def _pool_init() -> None:
+    """Pool worker start-up: SIGTERM/SIGINT stop the current input cleanly, then the process."""
+    signal.signal(signal.SIGTERM, _pool_signal)
+    signal.signal(signal.SIGINT, _pool_signal)
+
+
+def _pool_worker(kind: str, src: str, dst: str, opts: dict):
+    """Process-pool entry around :func:`_worker`; an interrupted worker exits at once (its
+    temp output already removed), leaving the report to the main process."""
+    global _busy
+    _busy = True
+    try:
+        return _worker(kind, src, dst, opts)
+    except KeyboardInterrupt as exc:
+        os._exit(143 if isinstance(exc, Terminated) else 130)
+    finally:
+        _busy = False
+
+
+def _stop_pool(pool: ProcessPoolExecutor) -> None:
+    """Ctrl-C/SIGTERM mid-batch: cancel queued inputs, stop the running ones (each removes its
+    temp output) and wait for the workers, so that nothing is left behind."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in procs:
+        if p.is_alive():
+            p.terminate()
+    for p in procs:
+        p.join(10)
+        if p.is_alive():  # pragma: no cover - a worker stuck in native code
+            p.kill()
+            p.join(1)
+
+
+def _remove_temp_outputs(dsts) -> None:
+    """After Ctrl-C/SIGTERM: remove temp files (``.NAME.XXXX.SUFFIX.tmp``, mlcodec.fileio)
+    still beside outputs that were being written. The atomic output removes its own, but a
+    signal landing inside its commit (fsync, rename) or a worker killed after the grace
+    period can leave one behind."""
+    import glob
+
+    for dst in dsts:
+        if dst == "-":
+            continue
+        d, name = os.path.split(os.path.realpath(dst))
+        for tmp in glob.glob(os.path.join(glob.escape(d), f".{glob.escape(name)}.*.tmp")):
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
 
 
 def _single(kind: str, src: str, dst: str, opts: dict) -> None:
+    try:
+        _single_run(kind, src, dst, opts)
+    except KeyboardInterrupt:
+        _remove_temp_outputs([dst])
+        raise
+
+
+def _single_run(kind: str, src: str, dst: str, opts: dict) -> None:
     data_on_stdout = dst == "-"
     if _is_tty() and src != "-":
         from rich.console import Console
@@ -94,31 +276,34 @@ def _single(kind: str, src: str, dst: str, opts: dict) -> None:
             def progress(done, total):
                 bar.update(task, completed=done, total=total)
 
-            st = _run_one(kind, src, dst, opts, progress)
+            st = _run_one_named(kind, src, dst, opts, progress)
     else:
-        st = _run_one(kind, src, dst, opts)
+        st = _run_one_named(kind, src, dst, opts)
     _info_echo(_summary(kind, st), data_on_stdout)
 
 
+def _run_one_named(kind: str, src: str, dst: str, opts: dict, progress=None):
+    try:
+        return _run_one(kind, src, dst, opts, progress)
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise _name_os_error(exc, src, dst)
+
+
 def _many(kind: str, inputs: tuple[str, ...], outdir: str, jobs: int, opts: dict) -> None:
-    suffix = ".opus" if kind == "encode" else ".wav"
     if "-" in inputs:
-        fail("'-' (stdin) cannot be used with -o DIR")
+        fail("'-' (stdin) cannot be used with -o DIR; give file names", EXIT_USAGE)
+    pairs = batch_outputs(inputs, outdir, ".opus" if kind == "encode" else ".wav")
     os.makedirs(outdir, exist_ok=True)
-    pairs = []
-    seen = set()
-    for src in inputs:
-        dst = os.path.join(outdir, Path(src).stem + suffix)
-        if dst in seen:
-            fail(f"{src}: two inputs map to the same output {dst}")
-        seen.add(dst)
-        pairs.append((src, dst))
     errors = 0
     stats = []
+    finished: set[str] = set()
     show_bar = _is_tty()
 
-    def report(st, err):
+    def report(st, err, dst):
         nonlocal errors
+        finished.add(dst)
         if err:
             errors += 1
             click.echo(f"mlcodec: error: {err}", err=True)
@@ -139,16 +324,29 @@ def _many(kind: str, inputs: tuple[str, ...], outdir: str, jobs: int, opts: dict
             task = bar_ctx.add_task(kind, total=len(pairs))
         if jobs <= 1 or len(pairs) == 1:
             for src, dst in pairs:
-                report(*_worker(kind, src, dst, opts))
+                report(*_worker(kind, src, dst, opts), dst)
                 if bar_ctx:
                     bar_ctx.advance(task)
         else:
-            with ProcessPoolExecutor(max_workers=jobs) as pool:
-                futs = [pool.submit(_worker, kind, src, dst, opts) for src, dst in pairs]
+            pool = ProcessPoolExecutor(max_workers=min(jobs, len(pairs)), initializer=_pool_init)
+            try:
+                futs = {pool.submit(_pool_worker, kind, src, dst, opts): (src, dst) for src, dst in pairs}
                 for fut in as_completed(futs):
-                    report(*fut.result())
+                    src, dst = futs[fut]
+                    try:
+                        res = fut.result()
+                    except BrokenProcessPool:  # a worker was killed (out of memory, kill -9)
+                        res = (None, f"{src}: worker process ended unexpectedly; output not written")
+                    report(*res, dst)
                     if bar_ctx:
                         bar_ctx.advance(task)
+            except BaseException:
+                _stop_pool(pool)
+                raise
+            pool.shutdown()
+    except KeyboardInterrupt:
+        _remove_temp_outputs(dst for _, dst in pairs if dst not in finished)
+        raise
     finally:
         if bar_ctx:
             bar_ctx.stop()
@@ -161,6 +359,28 @@ def _many(kind: str, inputs: tuple[str, ...], outdir: str, jobs: int, opts: dict
         raise SystemExit(1)
 
 
+def batch_outputs(inputs, outdir: str, suffix: str) -> list[tuple[str, str]]:
+    """(input, DIR/stem+suffix) pairs for ``-o DIR``. Two inputs that would be written to the
+    same output (``a/x.wav b/x.wav``, ``x.wav x.flac``, one file given twice) are refused up
+    front, naming both, before anything is written: silently renaming one of the outputs would
+    break scripts that expect DIR/NAME.opus, and overwriting would lose one of them."""
+    owner: dict[str, str] = {}
+    pairs = []
+    for src in inputs:
+        dst = os.path.join(outdir, Path(src).stem + suffix)
+        key = os.path.normcase(os.path.abspath(dst))
+        first = owner.get(key)
+        owner.setdefault(key, src)
+        if first is not None:
+            same = os.path.exists(src) and os.path.exists(first) and os.path.samefile(src, first)
+            if same or first == src:
+                fail(f"{src}: given twice; nothing was done (give each input once)", EXIT_USAGE)
+            fail(f"{first} and {src} would both be written to {dst}; nothing was done "
+                 "(rename one, or run them with different -o DIRs)", EXIT_USAGE)
+        pairs.append((src, dst))
+    return pairs
+
+
 def _dispatch(kind: str, paths: tuple[str, ...], outdir: str | None, jobs: int, opts: dict) -> None:
     if outdir:
         if not paths:
@@ -169,7 +389,11 @@ def _dispatch(kind: str, paths: tuple[str, ...], outdir: str | None, jobs: int, 
         return
     if len(paths) != 2:
         what = "IN OUT.opus" if kind == "encode" else "IN.opus OUT.wav"
-        fail(f"{kind} takes {what} (or several inputs with -o DIR); got {len(paths)} path(s)", 2)
+        fail(f"{kind} takes {what} (or several inputs with -o DIR); got {len(paths)} path(s)", EXIT_USAGE)
+    if paths[1] != "-" and os.path.isdir(paths[1]):
+        example = os.path.join(paths[1], "NAME" + (".opus" if kind == "encode" else ".wav"))
+        fail(f"{paths[1]}: is a directory; to write {example} use -o {paths[1]}", EXIT_USAGE)
+    check_std_streams(paths[0], paths[1], "an Ogg Opus stream" if kind == "encode" else "WAV audio")
     _single(kind, paths[0], paths[1], opts)
 
 
@@ -229,7 +453,8 @@ def sample_path() -> Path:
 
 
 @click.command("demo")
-@click.argument("outdir", required=False, default="mlcodec-demo", metavar="[DIR]")
+@click.argument("outdir", required=False, default="mlcodec-demo", metavar="[DIR]",
+                type=click.Path(file_okay=False))
 @click.option("-b", "--bitrate", type=click.Choice(BITRATES), default="3k", show_default=True)
 @click.option("--vocoder", type=click.Choice(VOCODERS), default="auto", show_default=True,
               help="auto: the vocoder that measures better (today: reference; see docs/benchmarks.md).")

@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from cli.common import guarded
+from cli.common import check_std_streams, guarded
 
 #: Rows per rendered table chunk (tables stream in chunks so huge inputs print as they go).
 _CHUNK = 200
@@ -36,6 +36,7 @@ def inspect_extensions(source: str, as_json: bool, summary: bool, summary_only: 
                        ids: tuple[int, ...], max_data: int | None, fmt: str) -> None:
     """Show every Opus packet of FILE (Ogg Opus, opus_demo .bit, mlcodec raw framing, or one
     packet; '-' reads stdin) with its TOC, frames, padding and extensions."""
+    check_std_streams(source)
     if summary_only:
         _run_summary_only(source, fmt, ids, as_json)
         return

@@ -6,9 +6,11 @@ Commands are imported lazily, only when invoked (or listed by ``--help``), so th
 from __future__ import annotations
 
 import importlib
+import sys
 
 import click
 
+from cli.common import EXIT_INTERRUPTED, EXIT_USAGE, _quiet_broken_pipe, error_line, flush_stdout, name_std_streams
 from mlcodec import __version__
 
 #: command name -> (module, attribute)
@@ -21,8 +23,47 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+def usage_error_line(exc: click.UsageError, args=()) -> str:
+    """click's usage error as one line: the problem, then where the help is."""
+    msg = " ".join(exc.format_message().split())
+    if exc.ctx is not None:
+        path = exc.ctx.command_path
+    else:  # some parser errors carry no context: name the sub-command from the arguments
+        sub = next((a for a in args if a in LAZY_COMMANDS), None)
+        path = f"mlcodec {sub}" if sub else "mlcodec"
+    return f"{msg} (see '{path} --help')"
+
+
 class LazyGroup(click.Group):
-    """A click group that imports a sub-command's module on first use."""
+    """A click group that imports a sub-command's module on first use, and reports usage
+    errors as one line (``mlcodec: error: ...``, exit 2) instead of click's usage block."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        name_std_streams()
+        args = sys.argv[1:] if args is None else list(args)
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            flush_stdout()
+        except click.exceptions.NoArgsIsHelpError as exc:  # bare `mlcodec`: the help, as click shows it
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.UsageError as exc:
+            click.echo(f"mlcodec: error: {usage_error_line(exc, args)}", err=True)
+            sys.exit(EXIT_USAGE)
+        except click.ClickException as exc:
+            click.echo(f"mlcodec: error: {' '.join(exc.format_message().split())}", err=True)
+            sys.exit(exc.exit_code)
+        except click.Abort:  # Ctrl-C outside a command body (click turns it into Abort)
+            click.echo("mlcodec: error: interrupted", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        except BrokenPipeError:  # `mlcodec --help | head -1`
+            _quiet_broken_pipe()
+        except OSError as exc:  # writing --help / --version to a full disk, ...
+            click.echo(f"mlcodec: error: {error_line(exc)}", err=True)
+            sys.exit(1)
+        sys.exit(rv if isinstance(rv, int) else 0)
 
     def list_commands(self, ctx):
         names = set(super().list_commands(ctx))

@@ -66,11 +66,48 @@ def _verify(ws, model: str) -> list[str]:
         target = spec
     else:
         known = getattr(models, "KNOWN_MODELS", None)
-        if known is not None and model not in known:
-            names = ", ".join(sorted(known)) or "none"
-            raise WeightsError(f"unknown model {model!r} (known: {names}; or give a model .json file)")
         target = model
+        problems: list[str] = []
+        if known is not None and model not in known:
+            target, problems = _model_alias(ws, model, known)
+        return problems + [str(p) for p in verify(ws, target)]
     return [str(p) for p in verify(ws, target)]
+
+
+#: Shortest checksum prefix ``--verify`` takes (a prefix this long is unambiguous in practice).
+MIN_CHECKSUM_PREFIX = 8
+
+
+def _model_alias(ws, model: str, known) -> tuple[str, list[str]]:
+    """(known model name, extra problems) for ``--verify`` given a shipped blob's name
+    (``codec_v1``, as in ``mlcodec/models/codec_v1.bin``) or a SHA-256 checksum prefix (as
+    streams name their model, OpusTags ``MLCODEC_MODEL_CHECKSUM``). A checksum names one exact
+    blob, so a blob with another checksum gets a problem even when its layout binds."""
+    want = model.lower()
+    shipped = W.shipped_weights()
+    for p in shipped:
+        base = p.stem.split("_v")[0]
+        if want in (p.stem.lower(), p.name.lower()) and base in known:
+            return base, []
+    if len(want) >= MIN_CHECKSUM_PREFIX and all(c in "0123456789abcdef" for c in want):
+        hits = []
+        for p in shipped:
+            base = p.stem.split("_v")[0]
+            if base in known:
+                try:
+                    digest = W.weights_checksum(p.read_bytes())
+                except OSError:
+                    continue
+                if digest.startswith(want):
+                    hits.append(base)
+        if len(hits) == 1:
+            mine = W.weights_checksum(ws)
+            extra = [] if mine.startswith(want) else [
+                f"checksum {mine[:16]}... is not the model {model} ({hits[0]}): another version of the weights"]
+            return hits[0], extra
+    names = sorted(known) + [p.stem for p in shipped if p.stem.split("_v")[0] in known]
+    raise WeightsError(f"unknown model {model!r} (known: {', '.join(names) or 'none'}; or a shipped model's "
+                       "checksum prefix, or a model .json file)")
 
 
 # --- formatting --------------------------------------------------------------------------
@@ -238,7 +275,9 @@ def _resolve_file(file: str | None) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document (schema in docs/weights.md).")
 @click.option("--export", "export", type=click.Path(dir_okay=False), metavar="OUT.npz", help="Save every array to this .npz file.")
 @click.option("--diff", "other", type=click.Path(dir_okay=False), metavar="OTHER.bin", help="Compare with another blob, record by record.")
-@click.option("--verify", "model", metavar="MODEL", help="Check that the blob binds to MODEL (a known model name or a .json file).")
+@click.option("--verify", "model", metavar="MODEL",
+              help="Check that the blob binds to MODEL (a known model name such as codec or codec_v1, a shipped "
+                   "model's checksum prefix, or a .json file).")
 @click.option("--lenient", is_flag=True, help="Accept what libopus accepts (bad magic, duplicates, odd block sizes).")
 @guarded
 def dump_weights(file, as_json, export, other, model, lenient):
