@@ -3,7 +3,11 @@
 Data flows one way: containers -> packets -> extensions -> payload -> codec -> audio.
 The library never prints; the ``cli`` package is a thin layer over this public API.
 """
-from .errors import (  # noqa: F401
+from . import _numba_cache
+
+_numba_cache.configure()  # before any kernel module imports numba (read-only installs)
+
+from .errors import (  # noqa: E402,F401
     AudioError,
     CodecError,
     ContainerError,

@@ -23,12 +23,12 @@ class MlcodecError(Exception):
         return self
 
     def __str__(self) -> str:
-        where = []
-        if self.file is not None:
-            where.append(str(self.file))
+        """``FILE: offset N: reason``, each part only when known: the CLI's documented error
+        line (docs/codec.md, "Errors and exit status") without its ``mlcodec: error:`` prefix."""
+        parts = [] if self.file is None else [str(self.file)]
         if self.offset is not None:
-            where.append(f"offset {self.offset}")
-        return (": ".join([", ".join(where), self.reason])) if where else self.reason
+            parts.append(f"offset {self.offset}")
+        return ": ".join(parts + [self.reason])
 
 
 class PacketError(MlcodecError):

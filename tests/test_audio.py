@@ -228,3 +228,52 @@ def test_missing_file_and_directory_have_plain_reasons(tmp_path):
     with pytest.raises(AudioError) as e:
         read_audio(io.BytesIO(b"not audio at all" * 10), file="-")
     assert "BytesIO" not in str(e.value) and "Error opening" not in str(e.value)
+
+
+# --- plain reasons instead of libsndfile's ("System error", "Format not recognised") ----------
+
+
+def test_unreadable_file_says_permission_denied(tmp_path, monkeypatch):
+    import mlcodec.dsp.audio as audio
+
+    p = tmp_path / "locked.wav"
+    sf.write(p, sine(440, 4000, FS), FS, subtype="PCM_16")
+    p.chmod(0)
+    try:
+        if os.access(p, os.R_OK):  # root: permissions are not enforced, so fake the refusal
+            def refuse(path, *a, **k):
+                raise PermissionError(13, "Permission denied", os.fspath(path))
+
+            monkeypatch.setattr(audio, "open", refuse, raising=False)
+        with pytest.raises(AudioError) as ei:
+            read_audio(p)
+        assert str(ei.value) == f"{p}: Permission denied"
+    finally:
+        p.chmod(0o644)
+
+
+@pytest.mark.parametrize("make", [
+    lambda tmp: io.BytesIO(b""),
+    lambda tmp: open(tmp / "empty.raw", "rb"),  # an opened (seekable) empty file
+    lambda tmp: io.BufferedReader(io.BytesIO(b"")),
+], ids=["bytesio", "file_object", "buffered"])
+def test_empty_stream_says_empty_input(tmp_path, make):
+    (tmp_path / "empty.raw").write_bytes(b"")
+    src = make(tmp_path)
+    try:
+        e = _err(src, file="-")
+    finally:
+        src.close()
+    assert e.reason == "empty input" and e.file == "-"
+
+
+def test_stream_read_to_its_end_is_empty_input():
+    buf = io.BytesIO(b"x" * 100)
+    buf.seek(100)
+    assert _err(buf, file="-").reason == "empty input"
+
+
+def test_empty_file_path_says_empty_file(tmp_path):
+    p = tmp_path / "empty.wav"
+    p.write_bytes(b"")
+    assert _err(p).reason == "empty file"

@@ -402,3 +402,95 @@ def test_ffprobe_accepts(encoded_files, frame_ms, speech):
     r = subprocess.run([_tool("ffmpeg"), "-v", "error", "-i", str(encoded_files[frame_ms]), "-f", "null", "-"],
                        capture_output=True, text=True)
     assert r.returncode == 0 and r.stderr == "", r.stderr
+
+
+# --- a failing input writes nothing (matters for stdout); plain reasons for empty inputs ------
+
+
+def _header_pages(data: bytes) -> bytes:
+    """The OpusHead and OpusTags pages of an encoded stream, without any audio page."""
+    third = data.index(b"OggS", data.index(b"OggS", 4) + 4)
+    return data[:third]
+
+
+def _failing_chunks(first: np.ndarray | None):
+    if first is not None:
+        yield first
+    raise MlcodecError("input broke", file="-")
+
+
+@pytest.mark.parametrize("first", [None, 100, 300], ids=["before_audio", "after_100", "after_300"])
+def test_encode_stream_writes_nothing_before_the_first_packet(model, speech, first):
+    out = io.BytesIO()
+    with pytest.raises(MlcodecError, match="input broke"):
+        encode_stream(_failing_chunks(None if first is None else speech[:first]), out, model=model, serial=1)
+    assert out.getvalue() == b""  # no lone OpusHead/OpusTags pages
+
+
+def test_encode_stream_too_short_wav_pipe_writes_nothing(model):
+    buf = io.BytesIO()
+    sf.write(buf, np.zeros(100), 16000, format="WAV", subtype="PCM_16")
+    chunks, _ = iter_audio(io.BufferedReader(_Pipe(buf.getvalue())), file="-")
+    out = io.BytesIO()
+    with pytest.raises(MlcodecError, match="too short"):
+        encode_stream(chunks, out, model=model)
+    assert out.getvalue() == b""
+
+
+def test_encode_stream_headers_still_lead_the_stream(model, speech):
+    data = _encode(model, speech)
+    r = read_ogg_opus(io.BytesIO(data))
+    assert data[:4] == b"OggS" and r.head.channels == 1 and len(list(r.packets())) > 0
+
+
+@pytest.mark.parametrize("case", ["empty", "not_ogg", "header_pages_only", "cut_first_page"])
+def test_decode_file_failing_input_writes_nothing(model, speech, case):
+    good = _encode(model, speech)
+    data = {"empty": b"", "not_ogg": SAMPLE.read_bytes()[:3000], "header_pages_only": _header_pages(good),
+            "cut_first_page": good[:40]}[case]
+    out = io.BytesIO()
+    with pytest.raises(MlcodecError):
+        decode_file(io.BufferedReader(_Pipe(data)), out, model=model)
+    assert out.getvalue() == b""  # not even a WAV header
+
+
+def test_decode_file_writes_a_wav_header_with_the_audio(model, speech):
+    out = io.BytesIO()
+    st_d = decode_file(io.BytesIO(_encode(model, speech)), out, model=model)
+    y, r = sf.read(io.BytesIO(out.getvalue()))
+    assert r == 16000 and len(y) == len(speech) and st_d.packets > 0
+
+
+def test_decode_empty_says_empty(model, tmp_path):
+    p = tmp_path / "empty.opus"
+    p.write_bytes(b"")
+    with pytest.raises(CodecError) as ei:
+        decode_file(p, tmp_path / "o.wav", model=model)
+    assert str(ei.value) == f"{p}: empty file" and os.listdir(tmp_path) == ["empty.opus"]
+    with pytest.raises(CodecError) as ei:
+        decode_stream(io.BytesIO(b""), lambda x: None, model=model, file="-")
+    assert str(ei.value) == "-: empty input"
+
+
+def test_decode_unreadable_file_says_permission_denied(model, tmp_path, monkeypatch):
+    import mlcodec.codec.pipeline as pipeline
+
+    p = tmp_path / "locked.opus"
+    p.write_bytes(b"OggS")
+
+    def refuse(path, *a, **k):
+        raise PermissionError(13, "Permission denied", os.fspath(path))
+
+    monkeypatch.setattr(pipeline, "open", refuse, raising=False)
+    with pytest.raises(CodecError) as ei:
+        decode_file(p, tmp_path / "o.wav", model=model)
+    assert str(ei.value) == f"{p}: Permission denied" and os.listdir(tmp_path) == ["locked.opus"]
+
+
+@pytest.mark.parametrize("src", [lambda: io.BufferedReader(_Pipe(b"")), lambda: io.BytesIO(b"")],
+                         ids=["pipe", "seekable"])
+def test_iter_audio_empty_stdin_says_empty_input(src):
+    with pytest.raises(MlcodecError) as ei:
+        chunks, _ = iter_audio(src(), file="-")
+        list(chunks)
+    assert ei.value.reason == "empty input" and ei.value.file == "-"

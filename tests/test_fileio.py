@@ -76,3 +76,92 @@ def test_check_overwrite(tmp_path):
     check_overwrite(str(wav), str(ogg), (b"OggS",), "an Ogg file")  # replacing an Ogg file is fine
     check_overwrite(str(wav), str(tmp_path / "new.opus"), (b"OggS",), "an Ogg file")
     check_overwrite("-", "-", (b"OggS",), "an Ogg file")
+
+
+# --- commit failures and the window before the ``with`` block -----------------------------------
+
+
+def _only(tmp_path, *names):
+    return sorted(os.listdir(tmp_path)) == sorted(names)
+
+
+@pytest.mark.parametrize("where", ["fsync", "replace"])
+@pytest.mark.parametrize("exc", [OSError(28, "No space left on device"), KeyboardInterrupt()],
+                         ids=["disk_full", "ctrl_c"])
+def test_failing_commit_removes_the_temp_file_and_reraises(tmp_path, monkeypatch, where, exc):
+    p = tmp_path / "out.bin"
+    p.write_bytes(b"old")
+
+    def fail(*a, **k):
+        raise exc
+
+    monkeypatch.setattr(os, where, fail)
+    with pytest.raises(type(exc)):
+        with atomic_write(p) as f:
+            f.write(b"new")
+    monkeypatch.undo()
+    assert p.read_bytes() == b"old" and _only(tmp_path, "out.bin")
+
+
+def test_failing_explicit_commit_aborts(tmp_path, monkeypatch):
+    p = tmp_path / "out.bin"
+    out = AtomicOutput(p)
+    out.f.write(b"x")
+    assert len(os.listdir(tmp_path)) == 1  # the temp file
+
+    def fail(fd):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(os, "fsync", fail)
+    with pytest.raises(OSError):
+        out.commit()
+    assert _only(tmp_path)
+
+
+def test_constructing_creates_nothing(tmp_path):
+    """No temp file exists until the ``with`` block is entered: an error (or Ctrl-C) between
+    construction and the block cannot leave one behind."""
+    out = AtomicOutput(tmp_path / "out.bin", suffix=".wav")
+    assert _only(tmp_path)
+    with out as o:
+        assert o is out
+        (tmp,) = os.listdir(tmp_path)
+        assert tmp.startswith(".out.bin.") and tmp.endswith(".wav.tmp")
+        out.f.write(b"data")
+    assert _only(tmp_path, "out.bin") and (tmp_path / "out.bin").read_bytes() == b"data"
+
+
+@pytest.mark.parametrize("victim", ["fchmod", "fdopen"])
+def test_interrupt_while_creating_the_temp_file_leaves_nothing(tmp_path, monkeypatch, victim):
+    def interrupt(*a, **k):
+        raise KeyboardInterrupt()
+
+    monkeypatch.setattr(os, victim, interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        with AtomicOutput(tmp_path / "out.bin"):
+            pass  # pragma: no cover - never reached
+    monkeypatch.undo()
+    assert _only(tmp_path)
+
+
+def test_temp_file_refused_is_an_output_error(tmp_path, monkeypatch):
+    import tempfile
+
+    def refuse(*a, **k):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    out = AtomicOutput(tmp_path / "out.bin")  # the path itself is fine
+    with pytest.raises(OutputError, match="cannot create output: Permission denied") as e:
+        with out:
+            pass  # pragma: no cover - never reached
+    assert e.value.file == str(tmp_path / "out.bin") and _only(tmp_path)
+
+
+def test_stream_output_is_flushed_not_closed(tmp_path):
+    import io
+
+    buf = io.BytesIO()
+    with atomic_write(buf) as f:
+        f.write(b"abc")
+    assert not buf.closed and buf.getvalue() == b"abc" and _only(tmp_path)

@@ -76,7 +76,7 @@ def test_blob_parse_strict_rejects_what_libopus_rejects(case):
         with pytest.raises(WeightsError) as exc:
             W.read_weights(blob, file=case["name"])
         msg = str(exc.value)
-        assert "\n" not in msg and msg.startswith(case["name"] + ", offset ")
+        assert "\n" not in msg and msg.startswith(case["name"] + ": offset ")
         assert "record " in exc.value.reason and exc.value.offset is not None
         assert hasattr(exc.value, "record_index")
     else:
@@ -286,7 +286,7 @@ def test_strict_rejections(blob, offset, reason):
         W.read_weights(blob, file="x.bin")
     err = exc.value
     assert reason in err.reason and err.offset == offset and err.file == "x.bin"
-    assert str(err).startswith(f"x.bin, offset {offset}: record ") or "empty blob" in str(err)
+    assert str(err).startswith(f"x.bin: offset {offset}: record ") or "empty blob" in str(err)
     assert "\n" not in str(err)
 
 

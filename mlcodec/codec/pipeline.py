@@ -587,23 +587,35 @@ def _name(x, default: str) -> str:
 def encode_stream(chunks, out: BinaryIO, *, model=None, bitrate: str = fmt.DEFAULT_BITRATE,
                   frame_ms: int = fmt.DEFAULT_FRAME_MS, fixed_point: bool = True, serial: int | None = None,
                   progress: Callable[[float], None] | None = None) -> Encoder:
-    """Encode 16 kHz int16-unit chunks into an Ogg Opus stream written to ``out``."""
+    """Encode 16 kHz int16-unit chunks into an Ogg Opus stream written to ``out``.
+
+    The Ogg Opus header pages (RFC 7845 §3) are written with the first audio packet, not
+    before: an input that fails early (no data chunk, too short, no samples) writes nothing
+    to ``out``, which matters when ``out`` is a pipe.
+    """
     from mlcodec import __version__
     from mlcodec.containers.oggopus import OggOpusWriter
 
     enc = Encoder(model, bitrate=bitrate, frame_ms=frame_ms, fixed_point=fixed_point)
-    writer = OggOpusWriter(out, channels=1, input_sample_rate=fmt.SAMPLE_RATE, pre_skip=enc.pre_skip,
-                           serial=serial, tags=enc.info.tags(),
-                           vendor=f"mlcodec {__version__}")
-    for x in chunks:
-        for p in enc.process(x):
+    writer = None
+
+    def write(packets) -> None:
+        nonlocal writer
+        for p in packets:
+            if writer is None:
+                writer = OggOpusWriter(out, channels=1, input_sample_rate=fmt.SAMPLE_RATE, pre_skip=enc.pre_skip,
+                                       serial=serial, tags=enc.info.tags(), vendor=f"mlcodec {__version__}")
             writer.write_packet(p)
+
+    for x in chunks:
+        write(enc.process(x))
         if progress:
             progress(enc.samples_in / fmt.SAMPLE_RATE)
     if enc.samples_in == 0:
         raise AudioError("audio has no samples")
-    for p in enc.flush():
-        writer.write_packet(p)
+    write(enc.flush())
+    if writer is None:  # pragma: no cover - flush always ends the stream with a packet
+        raise AudioError("audio has no samples")
     writer.close(final_granule=enc.final_granule())
     return enc
 
@@ -657,6 +669,8 @@ def decode_stream(src: BinaryIO, sink: Callable[[np.ndarray], None], *, model=No
     from mlcodec.containers.oggopus import read_ogg_opus
 
     head = _read_exact(src, 4)
+    if not head:
+        raise CodecError("empty input", file=file)
     if head != b"OggS":
         raise CodecError("not an Ogg Opus file (mlcodec decode reads streams made by mlcodec encode)",
                          file=file, offset=0)
@@ -743,16 +757,30 @@ def decode_file(src, dst, *, rate: int = fmt.SAMPLE_RATE, model=None, vocoder=No
                 raise CodecError("no such file", file=in_name) from None
             except IsADirectoryError:
                 raise CodecError("is a directory", file=in_name) from None
+            except OSError as exc:  # e.g. "Permission denied"
+                raise CodecError(exc.strerror or str(exc), file=in_name) from None
         total = os.path.getsize(src) if close_in else None
+        if total == 0 and os.path.isfile(src):
+            close_in.close()
+            raise CodecError("empty file", file=in_name)
     else:
         f, total = src, None
     reader = _CountingReader(f)
     try:
         with AtomicOutput(dst, suffix=".wav") as out:
             counter = _CountingWriter(out.f)
-            wav = WavWriter(counter, rate)
+            # The WAV header goes out with the first audio, once decode_stream has checked the
+            # Ogg headers: a stream rejected up front writes nothing (matters for stdout).
+            wavs: list[WavWriter] = []
+
+            def wav() -> WavWriter:
+                if not wavs:
+                    wavs.append(WavWriter(counter, rate))
+                return wavs[0]
+
             if int(rate) == fmt.SAMPLE_RATE:
-                sink = wav.write
+                def sink(x):
+                    wav().write(x)
                 finish = None
             else:
                 import soxr
@@ -764,7 +792,7 @@ def decode_file(src, dst, *, rate: int = fmt.SAMPLE_RATE, model=None, vocoder=No
                     made[0] += x.shape[0]
                     y = rs.resample_chunk(np.asarray(x, np.float32), last=False)
                     made[1] += y.shape[0]
-                    wav.write(y)
+                    wav().write(y)
 
                 def finish():
                     y = rs.resample_chunk(np.zeros(0, np.float32), last=True)
@@ -772,16 +800,16 @@ def decode_file(src, dst, *, rate: int = fmt.SAMPLE_RATE, model=None, vocoder=No
                     y = y[:max(want, 0)]
                     if y.shape[0] < want:
                         y = np.concatenate([y, np.zeros(want - y.shape[0], np.float32)])
-                    wav.write(y)
+                    wav().write(y)
             res = decode_stream(reader, sink, model=model, vocoder=vocoder, fixed_point=fixed_point, file=in_name,
                                 progress=(lambda n: progress(reader.n, total)) if progress else None)
-            if finish:
-                finish()
-            wav.close()
             if res.truncated and res.samples == 0:
                 # nothing decodable: keep no (empty) output, report the damage alone
                 raise CodecError(f"truncated or damaged stream ({res.truncated}); nothing could be decoded, "
                                  "no output written", file=in_name)
+            if finish:
+                finish()
+            wav().close()  # a valid stream with no audio still gets its (empty) WAV
     except MlcodecError as exc:
         raise exc.with_file(in_name)
     finally:

@@ -35,6 +35,28 @@ def _source_name(source, file: str | None) -> str:
     return getattr(source, "name", None) or "<stream>"
 
 
+def _bytes_left(f: BinaryIO) -> int | None:
+    """Bytes from a seekable stream's position to its end (None if that cannot be told)."""
+    try:
+        pos = f.tell()
+        end = f.seek(0, io.SEEK_END)
+        f.seek(pos)
+    except (AttributeError, OSError, ValueError):
+        return None
+    return end - pos
+
+
+def _check_readable(path, name: str) -> None:
+    """Name an unreadable file plainly: libsndfile reports a refused open as "System error"."""
+    try:
+        with open(path, "rb"):
+            pass
+    except (FileNotFoundError, IsADirectoryError):
+        pass  # the caller's own words ("no such file", "is a directory")
+    except OSError as exc:  # PermissionError above all
+        raise AudioError(exc.strerror or str(exc), file=name) from None
+
+
 def read_audio(source: str | os.PathLike | BinaryIO, *, file: str | None = None) -> np.ndarray:
     """Read any soundfile-readable audio, mix to mono, resample to 16 kHz, scale to int16 units.
 
@@ -56,12 +78,16 @@ def read_audio(source: str | os.PathLike | BinaryIO, *, file: str | None = None)
             if not data:
                 raise AudioError("empty input", file=name)
             source = io.BytesIO(data)
+        elif _bytes_left(source) == 0:  # libsndfile would say "Format not recognised"
+            raise AudioError("empty input", file=name)
     elif not os.path.exists(source):
         raise AudioError("no such file", file=name)
     elif os.path.isdir(source):
         raise AudioError("is a directory", file=name)
-    elif os.path.isfile(source) and os.path.getsize(source) == 0:
-        raise AudioError("empty file", file=name)
+    else:
+        _check_readable(source, name)
+        if os.path.isfile(source) and os.path.getsize(source) == 0:
+            raise AudioError("empty file", file=name)
     try:
         x, rate = sf.read(source, dtype="float64", always_2d=True)
     except FileNotFoundError:
