@@ -99,11 +99,12 @@ def metrics(ref: np.ndarray, deg: np.ndarray) -> dict:
 
 class Ours:
     def __init__(self, model, bitrate: str, fixed_point: bool, frame_ms: int = 20, vocoder: str = "auto"):
-        from mlcodec.codec.pipeline import neural_vocoder_available
+        from mlcodec.codec.pipeline import auto_vocoder
 
         self.model, self.bitrate, self.fixed, self.frame_ms = model, bitrate, fixed_point, frame_ms
         self.vocoder = vocoder
-        voc = vocoder if vocoder != "auto" else ("neural" if neural_vocoder_available() else "reference")
+
+        voc = vocoder if vocoder != "auto" else auto_vocoder(bitrate)
         self.name = f"mlcodec {bitrate} {'int8' if fixed_point else 'float'}, {voc} vocoder" + \
             (f" {frame_ms} ms" if frame_ms != 20 else "")
 
@@ -220,12 +221,11 @@ def main(argv=None) -> None:
     systems.append(VocoderOnly("reference"))
     if neural:
         systems.append(VocoderOnly("neural"))
-    for br in ("1.5k", "3k", "6k"):
-        systems.append(Ours(model, br, True))
-        if not a.no_float:
-            systems.append(Ours(model, br, False))
-    if neural:  # the same stream through the other vocoder
-        systems.append(Ours(model, "3k", True, vocoder="reference"))
+    for br in ("1.5k", "3k", "6k"):  # every preset through both vocoders (int8), neural also float
+        for voc in (("neural", "reference") if neural else ("reference",)):
+            systems.append(Ours(model, br, True, vocoder=voc))
+            if not a.no_float and voc == "neural":
+                systems.append(Ours(model, br, False, vocoder=voc))
     # warm up numba/JIT so that speed numbers are steady-state
     for fixed in (True,) if a.no_float else (True, False):
         Ours(model, "3k", fixed).code(read_audio(files[0])[:RATE], Path("."), measure60=False)

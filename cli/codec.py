@@ -470,13 +470,13 @@ def demo(outdir, bitrate, vocoder):
     enc_path = os.path.join(outdir, f"sample-{bitrate}.opus")
     dec_path = os.path.join(outdir, f"sample-{bitrate}-decoded.wav")
     write_audio(ref, read_audio(src))
-    from mlcodec.codec.pipeline import AUTO_VOCODER
+    from mlcodec.codec.pipeline import auto_vocoder
 
     model = _model(None)
     es = encode_file(src, enc_path, model=model, bitrate=bitrate)
     decode_file(enc_path, dec_path, model=model, vocoder=vocoder)
     voc = {"neural": "neural vocoder", "reference": "reference synthesizer"}[
-        AUTO_VOCODER if vocoder == "auto" else vocoder]
+        auto_vocoder(bitrate) if vocoder == "auto" else vocoder]
     click.echo(f"model {getattr(model, 'name', '?')} (checksum {model.checksum[:16]}...), preset {bitrate}, {voc}")
     click.echo(f"encoded {es.duration:.2f} s of speech: payload {es.payload_kbps:.2f} kb/s, "
                f"whole file {es.file_kbps:.2f} kb/s ({es.file_bytes} bytes, {es.packets} packets of 20 ms)")

@@ -77,12 +77,25 @@ def encode_bytes(x: np.ndarray, bitrate: str, frame_ms: int, model) -> bytes:
     return buf.getvalue()
 
 
-def decode_bytes(data: bytes, model) -> tuple[np.ndarray, np.ndarray]:
-    """(features (n, 20) float32, audio int16) of a stream."""
+def vocoder_checksum() -> str | None:
+    """SHA-256 of the shipped neural vocoder blob (None when it is not installed)."""
+    from mlcodec.vocoder.fargan import DEFAULT_MODEL
+
+    if not DEFAULT_MODEL.is_file():
+        return None
+    import hashlib
+
+    return hashlib.sha256(DEFAULT_MODEL.read_bytes()).hexdigest()
+
+
+def decode_bytes(data: bytes, model, vocoder: str = "reference") -> tuple[np.ndarray, np.ndarray]:
+    """(features (n, 20) float32, audio int16) of a stream.
+
+    ``audio`` is made with the reference synthesizer (deterministic DSP, independent of the
+    trained vocoder) unless ``vocoder="neural"``: the "audio_neural" expectation."""
     audio, feats = [], []
-    # The audio is made with the reference synthesizer, whatever vocoder is the default.
     res = decode_stream(io.BytesIO(data), audio.append, model=model, fixed_point=True, feature_sink=feats.append,
-                        vocoder="reference")
+                        vocoder=vocoder)
     if res.truncated:
         raise RuntimeError(f"vector stream truncated: {res.truncated}")
     from mlcodec.dsp.audio import to_int16
@@ -92,7 +105,8 @@ def decode_bytes(data: bytes, model) -> tuple[np.ndarray, np.ndarray]:
 
 def files(name: str) -> dict[str, Path]:
     return {"input": HERE / "inputs" / f"{name.rsplit('_', 2)[0]}.flac", "stream": HERE / "streams" / f"{name}.opus",
-            "features": HERE / "expected" / f"{name}.f32", "audio": HERE / "expected" / f"{name}.flac"}
+            "features": HERE / "expected" / f"{name}.f32", "audio": HERE / "expected" / f"{name}.flac",
+            "audio_neural": HERE / "expected" / f"{name}.neural.flac"}
 
 
 def read_input(path: Path) -> np.ndarray:
@@ -105,7 +119,8 @@ def generate(make_inputs: bool, model_path=None) -> None:
     from mlcodec.codec.model import load_model
 
     model = load_model(model_path)
-    manifest = {"model": model.name, "model_checksum": model.checksum, "serial": SERIAL, "vectors": {}}
+    manifest = {"model": model.name, "model_checksum": model.checksum, "vocoder_checksum": vocoder_checksum(),
+                "serial": SERIAL, "vectors": {}}
     for sub in ("inputs", "streams", "expected"):
         (HERE / sub).mkdir(exist_ok=True)
     for name, (spec, bitrate, frame_ms) in CASES.items():
@@ -118,9 +133,12 @@ def generate(make_inputs: bool, model_path=None) -> None:
         feats, audio = decode_bytes(data, model)
         feats.astype("<f4").tofile(f["features"])
         sf.write(f["audio"], audio, RATE, subtype="PCM_16")
+        if manifest["vocoder_checksum"]:
+            sf.write(f["audio_neural"], decode_bytes(data, model, "neural")[1], RATE, subtype="PCM_16")
         manifest["vectors"][name] = {
             "input": str(f["input"].relative_to(HERE)), "stream": str(f["stream"].relative_to(HERE)),
             "features": str(f["features"].relative_to(HERE)), "audio": str(f["audio"].relative_to(HERE)),
+            **({"audio_neural": str(f["audio_neural"].relative_to(HERE))} if manifest["vocoder_checksum"] else {}),
             "bitrate": bitrate, "frame_ms": frame_ms, "input_samples": int(len(x)),
             "stream_bytes": len(data), "feature_frames": int(feats.shape[0]),
             "source": " ".join(spec),
@@ -147,6 +165,11 @@ def check(model_path=None) -> bool:
             (HERE / v["stream"]).read_bytes()
         print(f"{name}: features {fr}; audio {ar}; re-encoded stream {'identical' if same else 'DIFFERS'}")
         ok &= fr.ok and ar.ok and same
+        if "audio_neural" in v and manifest.get("vocoder_checksum") == vocoder_checksum():
+            nr = compare_audio(sf.read(HERE / v["audio_neural"], dtype="int16")[0],
+                               decode_bytes((HERE / v["stream"]).read_bytes(), model, "neural")[1])
+            print(f"{name}: neural-vocoder audio {nr}")
+            ok &= nr.ok
     return ok
 
 

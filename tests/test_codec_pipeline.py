@@ -150,10 +150,14 @@ def test_vocoder_by_name(model, speech):
     out, _ = _decode(model, data, vocoder="reference")
     assert out.shape == speech.shape
     assert isinstance(default_vocoder("reference"), ReferenceSynth)
-    from mlcodec.codec.pipeline import AUTO_VOCODER
+    from mlcodec.codec.pipeline import AUTO_VOCODER, AUTO_VOCODER_BY_PRESET, auto_vocoder
 
-    # auto is the measured better vocoder (reference until the neural one wins on DNSMOS too)
-    assert isinstance(default_vocoder("auto"), ReferenceSynth) == (AUTO_VOCODER == "reference")
+    # auto is the measured better vocoder, possibly per preset (docs/vocoder.md)
+    assert isinstance(default_vocoder("auto"), ReferenceSynth) == (auto_vocoder() == "reference")
+    for preset in ("1.5k", "3k", "6k"):
+        want = AUTO_VOCODER_BY_PRESET.get(preset, AUTO_VOCODER) if neural_vocoder_available() else "reference"
+        assert auto_vocoder(preset) == want
+        assert isinstance(default_vocoder("auto", preset=preset), ReferenceSynth) == (want == "reference")
     if neural_vocoder_available():
         assert not isinstance(default_vocoder("neural"), ReferenceSynth)
         out, _ = _decode(model, data, vocoder="neural")

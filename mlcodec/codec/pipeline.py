@@ -65,20 +65,28 @@ def neural_vocoder_available() -> bool:
     return os.path.isfile(DEFAULT_MODEL)
 
 
-#: What ``auto`` means, chosen by measurement (docs/benchmarks.md, bench/bench_codec.py): the
-#: neural vocoder becomes the default once it beats the reference synthesizer on PESQ-WB, STOI
-#: *and* DNSMOS. On the 50-file evaluation subset it wins PESQ-WB/STOI (2.02/0.901 vs 1.87/0.888
-#: on clean features) but loses DNSMOS OVRL/P.808 (2.87/3.01 vs 2.93/3.04), so it is not yet.
+#: What ``auto`` means, chosen by measurement (docs/benchmarks.md, docs/vocoder.md;
+#: bench/bench_vocoder.py, bench/bench_codec.py): the neural vocoder is the default where it
+#: beats the reference synthesizer on PESQ-WB, STOI *and* DNSMOS (issue 6's rule), else the
+#: reference synthesizer. ``AUTO_VOCODER`` is the choice for clean (unquantized) features and
+#: any stream whose preset is not listed in ``AUTO_VOCODER_BY_PRESET``.
 AUTO_VOCODER = "reference"
+AUTO_VOCODER_BY_PRESET: dict[str, str] = {}
 
 
-def default_vocoder(name: str = "auto", *, fixed_point: bool = True):
+def auto_vocoder(preset: str | None = None) -> str:
+    """The vocoder name ``auto`` resolves to for a stream of bit-rate ``preset`` (None: any)."""
+    name = AUTO_VOCODER_BY_PRESET.get(preset, AUTO_VOCODER) if preset else AUTO_VOCODER
+    return name if (name != "neural" or neural_vocoder_available()) else "reference"
+
+
+def default_vocoder(name: str = "auto", *, fixed_point: bool = True, preset: str | None = None):
     """A fresh vocoder by name: ``neural`` (``mlcodec.vocoder``, specs 08 §1), ``reference``
-    (``mlcodec.dsp.synth``) or ``auto`` (:data:`AUTO_VOCODER`, the measured better one)."""
+    (``mlcodec.dsp.synth``) or ``auto`` (:func:`auto_vocoder` of the stream's ``preset``)."""
     if name not in VOCODERS:
         raise CodecError(f"unknown vocoder {name!r} (choose {', '.join(VOCODERS)})")
     if name == "auto":
-        name = AUTO_VOCODER if (AUTO_VOCODER != "neural" or neural_vocoder_available()) else "reference"
+        name = auto_vocoder(preset)
     if name == "neural":
         if not neural_vocoder_available():
             raise CodecError("the neural vocoder's weights (mlcodec/models/vocoder_v1.bin) are not installed")
@@ -90,9 +98,9 @@ def default_vocoder(name: str = "auto", *, fixed_point: bool = True):
     return ReferenceSynth()
 
 
-def _make_vocoder(vocoder, fixed_point: bool = True):
+def _make_vocoder(vocoder, fixed_point: bool = True, preset: str | None = None):
     if vocoder is None or isinstance(vocoder, str):
-        return default_vocoder(vocoder or "auto", fixed_point=fixed_point)
+        return default_vocoder(vocoder or "auto", fixed_point=fixed_point, preset=preset)
     if isinstance(vocoder, type) or (callable(vocoder) and not hasattr(vocoder, "synthesize")):
         return vocoder()  # a factory (e.g. a class): one fresh vocoder per decoder
     return vocoder
@@ -290,7 +298,7 @@ class Decoder:
         self.coding = CodingTables.from_quant_tables(self.tables)
         self._dequantize = dequantize
         self._net = self.model.new_decoder(info.level, fixed_point=fixed_point)
-        self.vocoder = _make_vocoder(vocoder, fixed_point)
+        self.vocoder = _make_vocoder(vocoder, fixed_point, info.bitrate)
         self.packets_in = 0
         self.payload_bytes = 0
 

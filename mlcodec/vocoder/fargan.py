@@ -382,8 +382,11 @@ class NeuralVocoder:
     #: Output lag in samples relative to the analysed input (read by mlcodec.codec.pipeline).
     delay = SYNTH_DELAY
 
-    def __init__(self, model: VocoderModel):
+    def __init__(self, model: VocoderModel, postfilter=None):
         self.model = model
+        #: Optional output stage with ``process(samples, feats)`` and ``reset()``
+        #: (``mlcodec.vocoder.postfilter.PitchPostfilter``); None: the network's output as is.
+        self.postfilter = postfilter
         c = model.cfg
         self._dims = np.array([c[k] for k in CONFIG_KEYS], dtype=np.int64)
         self._st = np.zeros(2, dtype=np.float64)
@@ -402,6 +405,8 @@ class NeuralVocoder:
     def reset(self) -> None:
         for a in (self._st, self._conv, self._pbuf, self._fwc, self._s1, self._s2):
             a[...] = 0
+        if self.postfilter is not None:
+            self.postfilter.reset()
 
     def synthesize(self, features: np.ndarray) -> np.ndarray:
         """(k, >=20) features -> (k*160,) float32 samples in int16 units."""
@@ -413,16 +418,23 @@ class NeuralVocoder:
         if f.shape[0]:
             _synth(self.model.params, self.model.pembed, self._dims, f, out, self._st, self._conv,
                    self._pbuf, self._fwc, self._s1, self._s2, self._xq, self._xg)
+            if self.postfilter is not None:
+                out = self.postfilter.process(out, f)
         return out
 
 
-def load_vocoder(path=None, *, fixed_point: bool = True) -> NeuralVocoder:
-    """A fresh streaming vocoder from a blob (default: the shipped ``mlcodec/models/vocoder_v1.bin``)."""
+def load_vocoder(path=None, *, fixed_point: bool = True, postfilter: bool = True) -> NeuralVocoder:
+    """A fresh streaming vocoder from a blob (default: the shipped ``mlcodec/models/vocoder_v1.bin``).
+
+    ``postfilter``: follow the network with the pitch postfilter (``mlcodec.vocoder.postfilter``,
+    on by default: it measures better, docs/vocoder.md); False gives the network's raw output."""
+    from mlcodec.vocoder.postfilter import PitchPostfilter
+
     p = DEFAULT_MODEL if path is None else path
     ws = read_weights(p)
-    return NeuralVocoder(VocoderModel(ws, fixed_point=fixed_point))
+    return NeuralVocoder(VocoderModel(ws, fixed_point=fixed_point), PitchPostfilter() if postfilter else None)
 
 
-def synthesize(features: np.ndarray, path=None, *, fixed_point: bool = True) -> np.ndarray:
+def synthesize(features: np.ndarray, path=None, *, fixed_point: bool = True, postfilter: bool = True) -> np.ndarray:
     """Whole-signal synthesis: (n, 20) features -> (n*160,) float32 (int16 units)."""
-    return load_vocoder(path, fixed_point=fixed_point).synthesize(features)
+    return load_vocoder(path, fixed_point=fixed_point, postfilter=postfilter).synthesize(features)
