@@ -65,6 +65,22 @@ def test_reencode_is_bit_exact(model, name):
     assert data == (VEC / v["stream"]).read_bytes()
 
 
+@pytest.mark.parametrize("name", sorted(MANIFEST["vectors"]))
+def test_decode_vector_neural_vocoder(model, name):
+    """The default decode path where the neural vocoder is chosen: audio within compare_audio's bounds."""
+    g = _gen()
+    if g.vocoder_checksum() is None:
+        pytest.skip("the neural vocoder's weights are not installed")
+    assert MANIFEST.get("vocoder_checksum") == g.vocoder_checksum(), (
+        "test_vectors/ were made with another vocoder; run `python test_vectors/generate.py`")
+    v = MANIFEST["vectors"][name]
+    _, audio = g.decode_bytes((VEC / v["stream"]).read_bytes(), model, "neural")
+    ref, rate = sf.read(VEC / v["audio_neural"], dtype="int16")
+    assert rate == 16000 and len(ref) == v["input_samples"]
+    r = compare_audio(ref, audio)
+    assert r.ok, str(r)
+
+
 def test_comparator_catches_differences():
     rng = np.random.default_rng(1)
     ref = rng.normal(0, 1, (300, 20)).astype(np.float32)
