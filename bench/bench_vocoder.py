@@ -96,7 +96,9 @@ def codec_table(files, args, pesq, stoi, dnsmos, keys) -> None:
             dec = Decoder(enc.info)
             feats.append(np.concatenate([dec.decode_features(p) for p in pk]))
         for name, mk in (("reference", lambda: ReferenceSynth()),
-                         ("neural-int8", lambda: load_vocoder(args.model, fixed_point=True))):
+                         ("neural-int8", lambda: load_vocoder(args.model, fixed_point=True)),
+                         ("neural-int8, no postfilter",
+                          lambda: load_vocoder(args.model, fixed_point=True, postfilter=False))):
             rs = []
             for x, f in zip(xs, feats):
                 ref, y = aligned(x / 32768.0, mk().synthesize(f) / 32768.0)
@@ -104,6 +106,7 @@ def codec_table(files, args, pesq, stoi, dnsmos, keys) -> None:
                 if dnsmos is not None:
                     d = dnsmos.run(np.clip(y, -1, 1).astype(np.float32), sr=FS)
                     r["ovrl"], r["p808"] = d["ovrl_mos"], d["p808_mos"]
+                    r["sig"], r["bak"] = d["sig_mos"], d["bak_mos"]
                 rs.append(r)
             print(f"| {preset} | {name} | " + " | ".join(f"{np.mean([r[k] for r in rs]):.3f}" for k in keys) + " |",
                   flush=True)
@@ -136,6 +139,7 @@ def main() -> int:
         "reference": lambda: ReferenceSynth(),
         "neural-int8": lambda: load_vocoder(args.model, fixed_point=True),
         "neural-float": lambda: load_vocoder(args.model, fixed_point=False),
+        "neural-int8, no postfilter": lambda: load_vocoder(args.model, fixed_point=True, postfilter=False),
     }
     for mk in systems.values():  # compile / warm the numba code outside the timings
         mk().synthesize(np.zeros((3, 20), np.float32))
@@ -169,6 +173,7 @@ def main() -> int:
                 if dnsmos is not None:
                     d = dnsmos.run(np.clip(y, -1, 1).astype(np.float32), sr=FS)
                     r["ovrl"], r["p808"] = d["ovrl_mos"], d["p808_mos"]
+                    r["sig"], r["bak"] = d["sig_mos"], d["bak_mos"]
                 scores[k].append(r)
             n8, nf = outs["neural-int8"], outs["neural-float"]
             snr = 10 * np.log10((nf ** 2).sum() / max(((n8 - nf) ** 2).sum(), 1e-20))
@@ -188,7 +193,7 @@ def main() -> int:
                               "neural vocoder (int8)": outs["neural-int8"][seg]})
                 pngs += 1
         dec = time_opusdec(wavs, tmp)
-    keys = [k for k in ("pesq", "stoi", "ovrl", "p808") if k in scores["reference"][0]]
+    keys = [k for k in ("pesq", "stoi", "sig", "bak", "ovrl", "p808") if k in scores["reference"][0]]
     print(f"\n{len(files)} files, {total:.1f} s of speech (clean features, eval subset)")
     print("| synthesizer | " + " | ".join(keys) + " | x real time, wall | x real time, CPU |")
     print("|---|" + "---|" * (len(keys) + 2))
