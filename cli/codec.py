@@ -436,7 +436,7 @@ def encode(paths, bitrate, frame_ms, serial, outdir, jobs, model, float_path):
 @click.option("-r", "--rate", type=click.Choice(RATES), default="16000", show_default=True,
               help="Output sample rate.")
 @click.option("--vocoder", type=click.Choice(VOCODERS), default="auto", show_default=True,
-              help="auto: the vocoder that measures better (today: reference; see docs/benchmarks.md).")
+              help="auto: the one that measures better for the stream's preset (neural; reference at 1.5k; docs/vocoder.md).")
 @_with_common
 @guarded
 def decode(paths, rate, vocoder, outdir, jobs, model, float_path):
@@ -457,7 +457,7 @@ def sample_path() -> Path:
                 type=click.Path(file_okay=False))
 @click.option("-b", "--bitrate", type=click.Choice(BITRATES), default="3k", show_default=True)
 @click.option("--vocoder", type=click.Choice(VOCODERS), default="auto", show_default=True,
-              help="auto: the vocoder that measures better (today: reference; see docs/benchmarks.md).")
+              help="auto: the one that measures better for the stream's preset (neural; reference at 1.5k; docs/vocoder.md).")
 @guarded
 def demo(outdir, bitrate, vocoder):
     """Encode and decode the shipped sample with the shipped model into DIR (./mlcodec-demo)."""
