@@ -204,9 +204,13 @@ def _pool_signal(signum, frame):  # noqa: ARG001
 
 
 def _pool_init() -> None:
-    """Pool worker start-up: SIGTERM/SIGINT stop the current input cleanly, then the process."""
+    """Pool worker start-up: SIGTERM/SIGINT stop the current input cleanly, then the process.
+
+    A SIGINT that the main process ignores (a background job of a non-interactive shell) stays
+    ignored in the workers too, so that Ctrl-C never stops the workers behind its back."""
     signal.signal(signal.SIGTERM, _pool_signal)
-    signal.signal(signal.SIGINT, _pool_signal)
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        signal.signal(signal.SIGINT, _pool_signal)
 
 
 def _pool_worker(kind: str, src: str, dst: str, opts: dict):

@@ -469,7 +469,11 @@ def test_signal_mid_batch_stops_at_once_and_leaves_no_temp_files(tmp_path, jobs,
         ins.append(p)
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "cli.main", "encode", "-j", str(jobs), "-o", str(out), *map(str, ins)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    # SIG_DFL for SIGINT in the child, as in a terminal's foreground job: a test run started in
+    # the background of a non-interactive shell inherits SIGINT ignored (Python then installs
+    # no KeyboardInterrupt handler, and neither do the workers, by design).
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and no_temp_files(out):  # wait until an output is being written
         time.sleep(0.01)
