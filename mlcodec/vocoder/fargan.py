@@ -220,6 +220,30 @@ def _lin(L, x, y, XQ, XG):
     K.linear(L, x.reshape((1, x.shape[0])), y.reshape((1, y.shape[0])), XQ, XG)
 
 
+@njit(cache=True, fastmath=False, inline="always")
+def _sig_input(dst, h, pgain, pred, prev):
+    """dst = [h, pgain x pred[2:2+SUB], prev]: the signal net's layer inputs (specs 08 s1.3)."""
+    n = h.shape[0]
+    for i in range(n):
+        dst[i] = h[i]
+    for i in range(SUB):
+        dst[n + i] = pgain * pred[2 + i]
+        dst[n + SUB + i] = prev[i]
+
+
+@njit(cache=True, fastmath=False, inline="always")
+def _gru_glu(Pi, Pr, Pg, s, gin, sv, t, h, zrh, rec, XQ, XG):
+    """One GRU step on ``gin`` (state ``s`` (1, n)), then h = s * sigmoid(glu(s))."""
+    K.gru_step(Pi, Pr, s, gin.reshape((1, gin.shape[0])), zrh, rec, XQ, XG)
+    n = s.shape[1]
+    for i in range(n):
+        sv[i] = s[0, i]
+    _lin(Pg, sv, t, XQ, XG)
+    K.activation(t, t, K.ACT_SIGMOID)
+    for i in range(n):
+        h[i] = s[0, i] * t[i]
+
+
 @njit(cache=True, fastmath=False)
 def _synth(P, pembed, dims, feats, out, st, conv_mem, pbuf, fwc_mem, s1, s2, XQ, XG):
     """Synthesise len(feats) frames into ``out`` (160 per frame, int16 units); state updated in place.
@@ -316,41 +340,16 @@ def _synth(P, pembed, dims, feats, out, st, conv_mem, pbuf, fwc_mem, s1, s2, XQ,
                 h0[i] = h0[i] * t0[i]
             _lin(P[6], h0, pg, XQ, XG)
             K.activation(pg, pg, K.ACT_SIGMOID)
-            # GRU 1
-            for i in range(fwc):
-                g1in[i] = h0[i]
-            for i in range(SUB):
-                g1in[fwc + i] = pg[0] * pred[2 + i]
-                g1in[fwc + SUB + i] = prev[i]
-            K.gru_step(P[7], P[8], s1, g1in.reshape((1, g1in.shape[0])), zrh, rec, XQ, XG)
-            for i in range(gru):
-                sv1[i] = s1[0, i]
-            _lin(P[9], sv1, t1, XQ, XG)
-            K.activation(t1, t1, K.ACT_SIGMOID)
-            for i in range(gru):
-                h1[i] = s1[0, i] * t1[i]
-            # GRU 2
-            for i in range(gru):
-                g2in[i] = h1[i]
-            for i in range(SUB):
-                g2in[gru + i] = pg[1] * pred[2 + i]
-                g2in[gru + SUB + i] = prev[i]
-            K.gru_step(P[10], P[11], s2, g2in.reshape((1, g2in.shape[0])), zrh, rec, XQ, XG)
-            for i in range(gru):
-                sv1[i] = s2[0, i]
-            _lin(P[12], sv1, t1, XQ, XG)
-            K.activation(t1, t1, K.ACT_SIGMOID)
-            for i in range(gru):
-                h2[i] = s2[0, i] * t1[i]
+            # GRU 1, GRU 2: input [h, gain x pred, prev], then a GLU on the state
+            _sig_input(g1in, h0, pg[0], pred, prev)
+            _gru_glu(P[7], P[8], P[9], s1, g1in, sv1, t1, h1, zrh, rec, XQ, XG)
+            _sig_input(g2in, h1, pg[1], pred, prev)
+            _gru_glu(P[10], P[11], P[12], s2, g2in, sv1, t1, h2, zrh, rec, XQ, XG)
             # skip dense + GLU + output
             for i in range(gru):
                 skin[i] = h1[i]
                 skin[gru + i] = h2[i]
-            for i in range(fwc):
-                skin[2 * gru + i] = h0[i]
-            for i in range(SUB):
-                skin[2 * gru + fwc + i] = pg[2] * pred[2 + i]
-                skin[2 * gru + fwc + SUB + i] = prev[i]
+            _sig_input(skin[2 * gru:], h0, pg[2], pred, prev)
             _lin(P[13], skin, sk, XQ, XG)
             K.activation(sk, sk, K.ACT_TANH)
             _lin(P[14], sk, t2, XQ, XG)
