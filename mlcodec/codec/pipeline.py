@@ -464,14 +464,21 @@ def _read_exact(f: BinaryIO, n: int) -> bytes:
 class WavWriter:
     """16-bit PCM mono WAV writer that streams: the RIFF/data sizes are written as 0xFFFFFFFF
     ("unknown", as sox/ffmpeg do for pipes) and patched at :meth:`close` when the file can
-    seek. Samples are int16-unit floats (rounded and saturated)."""
+    seek. Samples are int16-unit floats (rounded and saturated). The header goes out with the
+    first write (or at close): a decode rejected before any audio writes nothing, which matters
+    when the output is a pipe."""
 
     def __init__(self, fileobj: BinaryIO, rate: int):
         self.f = fileobj
         self.rate = int(rate)
         self.frames = 0
+        self._start: int | None = None
+        self._started = False
+
+    def _header(self) -> None:
+        self._started = True
         try:
-            self._start = fileobj.tell() if fileobj.seekable() else None
+            self._start = self.f.tell() if self.f.seekable() else None
         except (OSError, ValueError, AttributeError):
             self._start = None
         hdr = b"RIFF" + struct.pack("<I", 0xFFFFFFFF) + b"WAVE"
@@ -482,12 +489,16 @@ class WavWriter:
     def write(self, x: np.ndarray) -> None:
         from mlcodec.dsp.audio import to_int16
 
+        if not self._started:
+            self._header()
         if len(x):
             pcm = to_int16(x).astype("<i2")
             self.f.write(pcm.tobytes())
             self.frames += pcm.shape[0]
 
     def close(self) -> None:
+        if not self._started:
+            self._header()
         data = self.frames * 2
         try:
             if self._start is not None and data + 36 <= 0xFFFFFFFF:
@@ -779,18 +790,9 @@ def decode_file(src, dst, *, rate: int = fmt.SAMPLE_RATE, model=None, vocoder=No
     try:
         with AtomicOutput(dst, suffix=".wav") as out:
             counter = _CountingWriter(out.f)
-            # The WAV header goes out with the first audio, once decode_stream has checked the
-            # Ogg headers: a stream rejected up front writes nothing (matters for stdout).
-            wavs: list[WavWriter] = []
-
-            def wav() -> WavWriter:
-                if not wavs:
-                    wavs.append(WavWriter(counter, rate))
-                return wavs[0]
-
+            wav = WavWriter(counter, rate)  # writes its header with the first audio
             if int(rate) == fmt.SAMPLE_RATE:
-                def sink(x):
-                    wav().write(x)
+                sink = wav.write
                 finish = None
             else:
                 import soxr
@@ -802,7 +804,7 @@ def decode_file(src, dst, *, rate: int = fmt.SAMPLE_RATE, model=None, vocoder=No
                     made[0] += x.shape[0]
                     y = rs.resample_chunk(np.asarray(x, np.float32), last=False)
                     made[1] += y.shape[0]
-                    wav().write(y)
+                    wav.write(y)
 
                 def finish():
                     y = rs.resample_chunk(np.zeros(0, np.float32), last=True)
@@ -810,7 +812,7 @@ def decode_file(src, dst, *, rate: int = fmt.SAMPLE_RATE, model=None, vocoder=No
                     y = y[:max(want, 0)]
                     if y.shape[0] < want:
                         y = np.concatenate([y, np.zeros(want - y.shape[0], np.float32)])
-                    wav().write(y)
+                    wav.write(y)
             res = decode_stream(reader, sink, model=model, vocoder=vocoder, fixed_point=fixed_point, file=in_name,
                                 progress=(lambda n: progress(reader.n, total)) if progress else None)
             if res.truncated and res.samples == 0:
@@ -819,7 +821,7 @@ def decode_file(src, dst, *, rate: int = fmt.SAMPLE_RATE, model=None, vocoder=No
                                  "no output written", file=in_name)
             if finish:
                 finish()
-            wav().close()  # a valid stream with no audio still gets its (empty) WAV
+            wav.close()  # a valid stream with no audio still gets its (empty) WAV
     except MlcodecError as exc:
         raise exc.with_file(in_name)
     finally:
