@@ -183,10 +183,10 @@ def _code(kind: str, src: str, dst, model, opts: dict, progress):
                        vocoder=opts.get("vocoder", "auto"), progress=progress)
 
 
-def _worker(kind: str, src: str, dst: str, opts: dict):
+def _worker(kind: str, src: str, dst: str, opts: dict, progress=None):
     """One input of a batch: (stats or None, error line or None); never raises for bad input."""
     try:
-        return _run_one(kind, src, dst, opts), None
+        return _run_one(kind, src, dst, opts, progress), None
     except MlcodecError as exc:
         return getattr(exc, "stats", None), error_line(exc)
     except OSError as exc:
@@ -195,12 +195,25 @@ def _worker(kind: str, src: str, dst: str, opts: dict):
 
 #: In a pool worker: True while an input is being coded (a signal then aborts it).
 _busy = False
+#: In a pool worker: the stop signal received while busy, acted on at the next safe point.
+_stop_signal = 0
 
 
 def _pool_signal(signum, frame):  # noqa: ARG001
-    if _busy:  # unwind through the atomic output, which removes its temp file
-        raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+    global _stop_signal
+    if _busy:
+        # Not raised here: an exception thrown into native code (soxr's nanobind bindings)
+        # aborts the process. The coding loop's progress callback raises it (_pool_check).
+        _stop_signal = signum
+        return
     os._exit(128 + signum)  # idle: nothing to clean up
+
+
+def _pool_check(*_args) -> None:
+    """Progress callback of pool workers: a safe point to stop at between chunks/packets;
+    the exception unwinds through the atomic output, which removes its temp file."""
+    if _stop_signal:
+        raise Terminated() if _stop_signal == signal.SIGTERM else KeyboardInterrupt()
 
 
 def _pool_init() -> None:
@@ -219,7 +232,8 @@ def _pool_worker(kind: str, src: str, dst: str, opts: dict):
     global _busy
     _busy = True
     try:
-        return _worker(kind, src, dst, opts)
+        _pool_check()
+        return _worker(kind, src, dst, opts, _pool_check)
     except KeyboardInterrupt as exc:
         os._exit(143 if isinstance(exc, Terminated) else 130)
     finally:
