@@ -223,3 +223,15 @@ def test_bad_shapes_raise_codec_error(model):
 def test_blob_round_trips_through_reader(model):
     ws = read_weights(weights_to_bytes(_records(model)))
     assert ws.checksum == model.checksum
+
+
+def test_code_features_is_the_encode_quantize_decode_chain():
+    from mlcodec.codec.model import dequantize, load_model, quantize
+
+    m = load_model()
+    rng = np.random.default_rng(3)
+    f = rng.normal(0, 1, (40, 20)).astype(np.float32)
+    for lv in sorted(set(m.PRESETS.values())):
+        t = m.quant_tables(lv)
+        want = m.new_decoder(lv).process(dequantize(quantize(m.new_encoder().process(f), t), t))
+        np.testing.assert_array_equal(m.code_features(f, lv), np.asarray(want, np.float32).reshape(-1, 20))

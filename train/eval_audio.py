@@ -44,10 +44,8 @@ def main(argv=None) -> None:
         f = f[: (len(f) // 2) * 2]
         res.setdefault("unquantized", []).append(_score(x, synthesize(f)))
         for preset, lv in m.PRESETS.items():
-            t = m.quant_tables(lv)
             for fixed in (True, False):
-                z = m.new_encoder(fixed_point=fixed).process(f)
-                out = m.new_decoder(lv, fixed_point=fixed).process(cm.dequantize(cm.quantize(z, t), t))
+                out = m.code_features(f, lv, fixed_point=fixed)
                 key = f"{preset} {'int8' if fixed else 'float'}"
                 res.setdefault(key, []).append(_score(x, synthesize(out)))
     table = {k: {"pesq_wb": float(np.mean([a for a, _ in v])), "stoi": float(np.mean([b for _, b in v]))}

@@ -357,6 +357,15 @@ class CodecModel:
         lv = self.PRESETS["3k"] if level is None else self._check_level(level)
         return LatentDecoder(self._path(fixed_point), self.arch, lv)
 
+    def code_features(self, feats, level: int, *, fixed_point: bool = True) -> np.ndarray:
+        """Features as a decoder sees them after coding at ``level``: encoder -> dead-zone
+        quantizer -> decoder (specs 05 s4-s5; the range coder is lossless, so it is skipped).
+        Takes (2n, 20) whole latents' worth of frames; returns (2n, 20) float32."""
+        t = self.quant_tables(level)
+        z = self.new_encoder(fixed_point=fixed_point).process(np.ascontiguousarray(feats, dtype=np.float32))
+        out = self.new_decoder(level, fixed_point=fixed_point).process(dequantize(quantize(z, t), t))
+        return np.asarray(out, dtype=np.float32).reshape(-1, 20)
+
     def _check_level(self, level) -> int:
         try:
             lv = int(level)

@@ -17,17 +17,10 @@ import numpy as np
 
 def decode_features(model, feats: np.ndarray, level: int) -> np.ndarray:
     """Clean (n, 20) features of one file -> the codec's decoded features (n, 20) at ``level``."""
-    from mlcodec.codec.model import dequantize, quantize
-
     n2 = (len(feats) // 2) * 2
     out = np.array(feats, dtype=np.float32, copy=True)   # an odd last frame stays clean
-    if n2 == 0:
-        return out
-    tables = model.quant_tables(level)
-    z = model.new_encoder().process(np.ascontiguousarray(feats[:n2], dtype=np.float32))
-    q = quantize(z, tables)
-    dec = np.asarray(model.new_decoder(level).process(dequantize(q, tables)), dtype=np.float32)
-    out[:n2] = dec.reshape(n2, -1)[:, :20]
+    if n2:
+        out[:n2] = model.code_features(feats[:n2], level)
     return out
 
 
