@@ -29,7 +29,8 @@ def model_path() -> Path:
     """The shipped model (MLCODEC_DEV_MODEL may point elsewhere while it is being trained)."""
     p = Path(os.environ.get("MLCODEC_DEV_MODEL", SHIPPED))
     if not p.is_file():
-        pytest.skip(f"codec model {p} is absent (shipped with issue 5's training)")
+        assert p != SHIPPED, f"the shipped codec model {p} is missing from this checkout"
+        pytest.skip(f"MLCODEC_DEV_MODEL names {p}, which does not exist")
     return p
 
 

@@ -79,7 +79,7 @@ def test_every_stream_json_table_and_stdin(path):
 def test_summary_filter_and_max_data():
     qext = [p for p in FILES if "qext" in p.name]
     if not qext:
-        pytest.skip("no QEXT stream")
+        pytest.skip("this vector directory ($MLCODEC_VECTORS) has no QEXT stream (streams/*qext*)")
     path = qext[0]
     r = _run(["--json", "--summary", "--max-data", "3", "--id", "124", str(path)])
     lines = [json.loads(x) for x in r.stdout.splitlines()]

@@ -536,7 +536,8 @@ def test_patch_initial_bits(nbits, case):
 
 
 def test_numpy_integers_accepted():
-    np = pytest.importorskip("numpy")
+    import numpy as np
+
     enc = RangeEncoder(8)
     enc.icdf16(np.int64(1), np.array([30000, 100, 0], dtype=np.uint16), np.int32(15))
     dec = RangeDecoder(enc.finish())

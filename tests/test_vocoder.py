@@ -219,9 +219,8 @@ def test_complexity_of_default_architecture():
     assert 300_000 < c["params"] < 450_000
 
 
-def test_shipped_model_if_present():
-    if not V.DEFAULT_MODEL.exists():
-        pytest.skip("mlcodec/models/vocoder_v1.bin not shipped")
+def test_shipped_model():
+    assert V.DEFAULT_MODEL.exists(), "mlcodec/models/vocoder_v1.bin is missing from this checkout"
     voc = load_vocoder()
     y = voc.synthesize(_features(20, seed=7))
     assert y.shape == (3200,) and np.all(np.isfinite(y)) and np.abs(y).max() > 0
