@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import add_dnsmos, delay_aligned, load_dnsmos  # noqa: E402
 from eval_subset import eval_files  # noqa: E402
 
 from mlcodec.dsp.audio import dc_reject, read_audio  # noqa: E402
@@ -28,11 +29,6 @@ from mlcodec.dsp.features import compute_features  # noqa: E402
 from mlcodec.dsp.synth import SYNTH_DELAY, synthesize  # noqa: E402
 
 FS = 16000
-
-
-def aligned(ref: np.ndarray, out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    y = out[SYNTH_DELAY:SYNTH_DELAY + len(ref)]
-    return ref[: len(y)], y
 
 
 def main() -> int:
@@ -45,13 +41,7 @@ def main() -> int:
     from pesq import pesq
     from pystoi import stoi
 
-    dnsmos = None
-    if not args.no_dnsmos:
-        try:
-            from speechmos import dnsmos as _d
-            dnsmos = _d
-        except Exception as exc:  # noqa: BLE001 - optional metric
-            print(f"# DNSMOS skipped: {exc}")
+    dnsmos = load_dnsmos(args.no_dnsmos)
     files = eval_files(args.speech, args.n)
     rows = []
     t0 = time.perf_counter()
@@ -59,17 +49,16 @@ def main() -> int:
         x = dc_reject(read_audio(p))   # as the codec's encoder does (docs/features.md)
         feats = compute_features(x)
         out = synthesize(feats)
-        ref, y = aligned(x / 32768.0, out / 32768.0)
+        ref, y = delay_aligned(x / 32768.0, out / 32768.0, SYNTH_DELAY)
         r = {"file": p.name, "src": p.parts[-3], "dur": len(x) / FS,
              "pesq": pesq(FS, ref, y, "wb"), "stoi": stoi(ref, y, FS, extended=False)}
         if args.flat_pitch:
             f2 = feats.copy()
             f2[:, 18] = 0.0
-            _, y2 = aligned(ref, synthesize(f2) / 32768.0)
+            _, y2 = delay_aligned(ref, synthesize(f2) / 32768.0, SYNTH_DELAY)
             r["stoi_flat"] = stoi(ref[: len(y2)], y2, FS, extended=False)
         if dnsmos is not None:
-            d = dnsmos.run(np.clip(y, -1, 1).astype(np.float32), sr=FS)
-            r["ovrl"], r["p808"] = d["ovrl_mos"], d["p808_mos"]
+            add_dnsmos(r, dnsmos, y)
         rows.append(r)
         print(f"{r['src']:18s} {r['file']:34s} {r['dur']:5.1f}s  PESQ-WB {r['pesq']:.2f}  STOI {r['stoi']:.3f}"
               + (f"  OVRL {r['ovrl']:.2f}  P808 {r['p808']:.2f}" if "ovrl" in r else ""), flush=True)

@@ -20,28 +20,30 @@ speechmos uses for DNSMOS without declaring them.
 from __future__ import annotations
 
 import os
-
-# One core: keep BLAS/OpenMP from spreading the speed measurement over several threads.
-for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-    os.environ.setdefault(_v, "1")
-
-import argparse  # noqa: E402
-import io  # noqa: E402
-import shutil  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-import warnings  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import numpy as np  # noqa: E402
-import soundfile as sf  # noqa: E402
+import sys
+from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
+from common import one_thread  # noqa: E402
+
+# One core: keep BLAS/OpenMP from spreading the speed measurement over several threads.
+one_thread()
+
+import argparse  # noqa: E402
+import io  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+
+import numpy as np  # noqa: E402
+import soundfile as sf  # noqa: E402
+
+from common import pesq_stoi, write_section  # noqa: E402
 from eval_subset import eval_files  # noqa: E402
 
 RATE = 16000
@@ -74,8 +76,6 @@ def align(ref: np.ndarray, deg: np.ndarray, max_lag: int = 640) -> np.ndarray:
 
 def metrics(ref: np.ndarray, deg: np.ndarray) -> dict:
     """PESQ-WB, STOI, DNSMOS OVRL/P.808 of ``deg`` (int16-unit floats at 16 kHz) against ``ref``."""
-    from pesq import pesq
-    from pystoi import stoi
     from speechmos import dnsmos
 
     r = ref / 32768.0
@@ -84,11 +84,7 @@ def metrics(ref: np.ndarray, deg: np.ndarray) -> dict:
         d = np.clip(r, -1, 1)
     else:
         d = np.clip(deg / 32768.0, -1, 1)
-        try:
-            out["pesq"] = float(pesq(RATE, r, d, "wb"))
-        except Exception:  # noqa: BLE001 - PESQ refuses some silent/odd signals
-            out["pesq"] = float("nan")
-        out["stoi"] = float(stoi(r, d, RATE, extended=False))
+        out["pesq"], out["stoi"] = pesq_stoi(r, d)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         m = dnsmos.run(d.astype(np.float32), RATE)
@@ -326,14 +322,7 @@ def main(argv=None) -> None:
     if a.out != "-":
         out = Path(a.out)
         section = f"{BEGIN}\n## Speech codec: quality and speed (bench/bench_codec.py)\n\n{table}{END}\n"
-        text = out.read_text() if out.exists() else "# Benchmarks\n\n"
-        if BEGIN in text and END in text:
-            pre, rest = text.split(BEGIN, 1)
-            post = rest.split(END, 1)[1].lstrip("\n")
-            text = pre + section + post
-        else:
-            text = text.rstrip("\n") + "\n\n" + section
-        out.write_text(text)
+        write_section(out, BEGIN, END, section, "# Benchmarks\n\n")
         print(f"written to {out}", file=sys.stderr)
 
 

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -31,19 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_inspect import _cpu, lib_parse, lib_reports, make_file  # noqa: E402
-
-
-def best(fn, repeat: int) -> tuple[float, float, float]:
-    """Best wall, best CPU (this process + finished children) and median wall over ``repeat``."""
-    walls, cpus = [], []
-    for _ in range(repeat):
-        c0 = _cpu()
-        t = time.perf_counter()
-        fn()
-        walls.append(time.perf_counter() - t)
-        cpus.append(_cpu() - c0)
-    return min(walls), min(cpus), statistics.median(walls)
+from bench_inspect import lib_parse, lib_reports, make_file  # noqa: E402
+from common import cpu_seconds as _cpu, time_opusinfo, timed as best  # noqa: E402
 
 _COLD = r"""
 import json, resource, sys, time
@@ -133,13 +120,8 @@ def main() -> int:
             rows.append(("pure Python: containers+packets+extensions", best(lambda: lib_parse(path), 1)))
             rows.append(("pure Python: report dicts (mlcodec.inspect)", best(lambda: lib_reports(path), 1)))
 
-        t_info = None
-        if shutil.which("opusinfo"):
-            def run_info():
-                with open(os.devnull, "wb") as null:
-                    subprocess.run(["opusinfo", str(path)], stdout=null, stderr=null, check=True)
-
-            t_info = best(run_info, args.repeat)
+        t_info = time_opusinfo(path, args.repeat)
+        if t_info is not None:
             rows.append(("opusinfo (Debian opus-tools) > /dev/null", t_info))
     w = max(len(r[0]) for r in rows)
     print(f"\n{'what':<{w}}  {'wall s':>7}  {'median':>7}  {'cpu s':>7}  {'packets/s':>12}  "

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import resource
 import shutil
 import subprocess
 import sys
@@ -24,7 +23,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
+from common import time_opusinfo, timed  # noqa: E402
 from mlcodec.bitstream.extensions import Extension  # noqa: E402
 from mlcodec.bitstream.packet import build_packet, packet_extensions, parse_packet  # noqa: E402
 from mlcodec.containers.oggopus import OggOpusWriter, read_ogg_opus  # noqa: E402
@@ -48,20 +49,7 @@ def make_file(path: Path, packets: int, seed: int = 1) -> None:
 
 def best(fn, repeat: int) -> tuple[float, float]:
     """Best wall time and best CPU time (this process + finished children) over ``repeat``."""
-    walls, cpus = [], []
-    for _ in range(repeat):
-        c0 = _cpu()
-        t = time.perf_counter()
-        fn()
-        walls.append(time.perf_counter() - t)
-        cpus.append(_cpu() - c0)
-    return min(walls), min(cpus)
-
-
-def _cpu() -> float:
-    me = resource.getrusage(resource.RUSAGE_SELF)
-    ch = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return me.ru_utime + me.ru_stime + ch.ru_utime + ch.ru_stime
+    return timed(fn, repeat)[:2]
 
 
 def lib_parse(path: Path) -> int:
@@ -109,13 +97,9 @@ def main() -> int:
                 subprocess.run(cli + ["inspect-extensions", "--json", str(path)], stdout=null, check=True)
 
         rows.append(("mlcodec inspect-extensions --json > /dev/null", best(run_cli, args.repeat)))
-        t_info = None
-        if shutil.which("opusinfo"):
-            def run_info():
-                with open(os.devnull, "wb") as null:
-                    subprocess.run(["opusinfo", str(path)], stdout=null, stderr=null, check=True)
-
-            t_info = best(run_info, args.repeat)
+        t_info = time_opusinfo(path, args.repeat)
+        if t_info is not None:
+            t_info = t_info[:2]
             rows.append(("opusinfo (Debian opus-tools) > /dev/null", t_info))
     w = max(len(r[0]) for r in rows)
     print(f"\n{'what':<{w}}  {'wall s':>7}  {'cpu s':>7}  {'packets/s':>11}  {'x opusinfo':>10}  {'cpu x':>7}")

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import add_dnsmos, delay_aligned, load_dnsmos  # noqa: E402
 from eval_subset import eval_files  # noqa: E402
 
 from mlcodec.dsp.audio import read_audio  # noqa: E402
@@ -41,8 +42,7 @@ assert NEURAL_DELAY == SYNTH_DELAY
 
 
 def aligned(ref: np.ndarray, out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    y = out[SYNTH_DELAY:SYNTH_DELAY + len(ref)]
-    return ref[: len(y)], y
+    return delay_aligned(ref, out, SYNTH_DELAY)
 
 
 def time_opusdec(wavs: list[Path], tmp: Path):
@@ -127,13 +127,7 @@ def main() -> int:
     from pesq import pesq
     from pystoi import stoi
 
-    dnsmos = None
-    if not args.no_dnsmos:
-        try:
-            from speechmos import dnsmos as _d
-            dnsmos = _d
-        except Exception as exc:  # noqa: BLE001 - optional metric
-            print(f"# DNSMOS skipped: {exc}")
+    dnsmos = load_dnsmos(args.no_dnsmos)
     files = eval_files(args.speech, args.n)
     systems = {
         "reference": lambda: ReferenceSynth(),
@@ -171,9 +165,7 @@ def main() -> int:
                 outs[k] = y
                 r = {"pesq": pesq(FS, ref, y, "wb"), "stoi": stoi(ref, y, FS, extended=False)}
                 if dnsmos is not None:
-                    d = dnsmos.run(np.clip(y, -1, 1).astype(np.float32), sr=FS)
-                    r["ovrl"], r["p808"] = d["ovrl_mos"], d["p808_mos"]
-                    r["sig"], r["bak"] = d["sig_mos"], d["bak_mos"]
+                    add_dnsmos(r, dnsmos, y, sig_bak=True)
                 scores[k].append(r)
             n8, nf = outs["neural-int8"], outs["neural-float"]
             snr = 10 * np.log10((nf ** 2).sum() / max(((n8 - nf) ** 2).sum(), 1e-20))

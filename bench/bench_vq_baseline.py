@@ -52,25 +52,27 @@ configuration, seed and training size) so that a re-run only evaluates.
 from __future__ import annotations
 
 import os
-
-for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-    os.environ.setdefault(_v, "1")
-
-import argparse  # noqa: E402
-import hashlib  # noqa: E402
-import json  # noqa: E402
-import pickle  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from dataclasses import asdict, dataclass, field  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import numpy as np  # noqa: E402
+import sys
+from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
+from common import one_thread  # noqa: E402
+
+one_thread()
+
+import argparse  # noqa: E402
+import hashlib  # noqa: E402
+import json  # noqa: E402
+import pickle  # noqa: E402
+import time  # noqa: E402
+from dataclasses import asdict, dataclass, field  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from common import delay_aligned, pesq_stoi, write_section  # noqa: E402
 from eval_subset import eval_files  # noqa: E402
 
 RATE = 16000
@@ -435,16 +437,9 @@ def feature_metrics(ref: np.ndarray, out: np.ndarray) -> dict:
 
 
 def audio_scores(x: np.ndarray, y: np.ndarray, delay: int) -> tuple[float, float]:
-    from pesq import pesq
-    from pystoi import stoi
-
-    y = y[delay: delay + len(x)]
-    r, d = x[: len(y)] / 32768.0, np.clip(y / 32768.0, -1, 1)
-    try:
-        p = float(pesq(RATE, r, d, "wb"))
-    except Exception:  # noqa: BLE001 - PESQ refuses some silent signals
-        p = float("nan")
-    return p, float(stoi(r, d, RATE, extended=False))
+    """PESQ-WB and STOI of synthesis ``y`` (int16 units, lagging by ``delay``) against ``x``."""
+    r, y = delay_aligned(x, y, delay)
+    return pesq_stoi(r / 32768.0, np.clip(y / 32768.0, -1, 1))
 
 
 def main(argv=None) -> None:
@@ -584,16 +579,7 @@ def main(argv=None) -> None:
     print(table)
     if a.out != "-":
         out = Path(a.out)
-        section = f"{BEGIN}\n{table}{END}\n"
-        text = out.read_text() if out.exists() else "# VQ baseline\n\n"
-        if BEGIN in text and END in text:
-            pre, rest = text.split(BEGIN, 1)
-            text = pre + section + rest.split(END, 1)[1].lstrip("\n")
-        else:
-            text = text.rstrip("\n") + "\n\n" + section
-        tmp = out.with_suffix(".md.tmp")
-        tmp.write_text(text)
-        os.replace(tmp, out)
+        write_section(out, BEGIN, END, f"{BEGIN}\n{table}{END}\n", "# VQ baseline\n\n")
         log(f"written to {out}")
 
 
