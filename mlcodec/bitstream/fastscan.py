@@ -746,6 +746,43 @@ def _parse_one(src, start, end, sd, sizes):
     return OK, 0, count, pad, q, q - start + pad
 
 
+@njit(cache=True, _nrt=False, inline="always")
+def _ext_len(src, pos, end):
+    """Lacing length of a long extension at src[pos] (specs 02 s3: bytes summed while 255).
+
+    Returns (size, new_pos, status): status 0 = fits, 1 = the length runs past ``end``
+    (new_pos = where the missing byte would be), 2 = the payload runs past ``end``
+    (new_pos = first payload byte).
+    """
+    size = np.int64(0)
+    while True:
+        if pos >= end:
+            return size, pos, 1
+        lb = np.int64(src[pos])
+        pos += 1
+        size += lb
+        if lb != 255:
+            break
+    if pos + size > end:
+        return size, pos, 2
+    return size, pos, 0
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def _ext_put(xs, ne, row, frame, eid, vpos, ln):
+    """Append one extension (row, frame, id, virtual position, length) at index ``ne`` of
+    ``xs``; returns the new count, or -1 (nothing written) when ``xs`` is full."""
+    xrow, xframe, xid, xpos, xlen = xs
+    if ne >= xrow.shape[0]:
+        return -1
+    xrow[ne] = row
+    xframe[ne] = frame
+    xid[ne] = eid
+    xpos[ne] = vpos
+    xlen[ne] = ln
+    return ne + 1
+
+
 @njit(cache=True, _nrt=False)
 def _region_entries(src, start, stop, last_long, ent):
     """Header bytes (and is-last-long flags) of the extensions an RTE repeats (specs 02 s5)."""
@@ -757,13 +794,7 @@ def _region_entries(src, start, stop, last_long, ent):
         rid = rb >> 1
         if rid >= 32:
             if rb & 1:
-                size = np.int64(0)
-                while True:
-                    lb = np.int64(src[q])
-                    q += 1
-                    size += lb
-                    if lb != 255:
-                        break
+                size, q, _ = _ext_len(src, q, stop)  # walked before: always fits
                 q += size
             else:
                 q = stop
@@ -790,7 +821,6 @@ def _ext_walk(src, a0, n, nb_frames, vbase, row, xs, ne, ent):
     Allocation-free (no refcounting on the hot path): ``need`` = 1 when ``xs`` is full, 2
     when ``ent`` is too small; the caller grows it and calls again.
     """
-    xrow, xframe, xid, xpos, xlen = xs
     end = a0 + n
     pos = a0
     frame = 0
@@ -804,28 +834,15 @@ def _ext_walk(src, a0, n, nb_frames, vbase, row, xs, ne, ent):
         eid = b >> 1
         if eid >= 32:
             if b & 1:
-                size = np.int64(0)
-                while True:
-                    if pos >= end:
-                        return ne, X_LONG_LEN, pos - a0, 0
-                    lb = np.int64(src[pos])
-                    pos += 1
-                    size += lb
-                    if lb != 255:
-                        break
-                if pos + size > end:
-                    return ne, X_LONG_PAYLOAD, pos - a0, 0
-                ln = size
+                ln, pos, st = _ext_len(src, pos, end)
+                if st:
+                    return ne, X_LONG_LEN if st == 1 else X_LONG_PAYLOAD, pos - a0, 0
             else:
                 ln = end - pos
-            if ne >= xrow.shape[0]:
+            nxt = _ext_put(xs, ne, row, frame, eid, vbase + pos, ln)
+            if nxt < 0:
                 return ne, OK, 0, 1
-            xrow[ne] = row
-            xframe[ne] = frame
-            xid[ne] = eid
-            xpos[ne] = vbase + pos
-            xlen[ne] = ln
-            ne += 1
+            ne = nxt
             pos += ln
             last_long = pos
             trailing = 0
@@ -833,14 +850,10 @@ def _ext_walk(src, a0, n, nb_frames, vbase, row, xs, ne, ent):
             ln = b & 1
             if ln and pos >= end:
                 return ne, X_SHORT_MISSING, pos - a0, 0
-            if ne >= xrow.shape[0]:
+            nxt = _ext_put(xs, ne, row, frame, eid, vbase + pos, ln)
+            if nxt < 0:
                 return ne, OK, 0, 1
-            xrow[ne] = row
-            xframe[ne] = frame
-            xid[ne] = eid
-            xpos[ne] = vbase + pos
-            xlen[ne] = ln
-            ne += 1
+            ne = nxt
             pos += ln
             trailing += ln
         elif eid == 0:
@@ -882,26 +895,13 @@ def _ext_walk(src, a0, n, nb_frames, vbase, row, xs, ne, ent):
                                 return ne, X_RTE_TRAILING, pos - a0, 0
                             ln = end - trailing - pos
                         else:
-                            size = np.int64(0)
-                            while True:
-                                if pos >= end:
-                                    return ne, X_RTE_LEN, pos - a0, 0
-                                lb = np.int64(src[pos])
-                                pos += 1
-                                size += lb
-                                if lb != 255:
-                                    break
-                            if pos + size > end:
-                                return ne, X_RTE_PAYLOAD, pos - a0, 0
-                            ln = size
-                        if ne >= xrow.shape[0]:
+                            ln, pos, st = _ext_len(src, pos, end)
+                            if st:
+                                return ne, X_RTE_LEN if st == 1 else X_RTE_PAYLOAD, pos - a0, 0
+                        nxt = _ext_put(xs, ne, row, g, rid, vbase + pos, ln)
+                        if nxt < 0:
                             return ne, OK, 0, 1
-                        xrow[ne] = row
-                        xframe[ne] = g
-                        xid[ne] = rid
-                        xpos[ne] = vbase + pos
-                        xlen[ne] = ln
-                        ne += 1
+                        ne = nxt
                         pos += ln
             region = pos
             last_long = -1
