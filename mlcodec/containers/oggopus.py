@@ -17,6 +17,8 @@ from typing import BinaryIO, Iterable, Iterator, Mapping, NamedTuple
 from mlcodec.containers.ogg import FLAG_BOS, OggStreamWriter, iter_page_packets, iter_pages
 from mlcodec.errors import ContainerError
 
+from . import reasons as R
+
 HEAD_MAGIC = b"OpusHead"
 TAGS_MAGIC = b"OpusTags"
 #: Size of a family-0 OpusHead (specs 04 §3).
@@ -32,6 +34,11 @@ VENDOR = "mlcodec"
 
 # Frame duration in 48 kHz samples for each TOC configuration (RFC 6716 §3.1, specs 01 §2.1).
 _FRAME_SAMPLES = (480, 960, 1920, 2880) * 3 + (480, 960) * 2 + (120, 240, 480, 960) * 4
+
+
+#: Samples per packet by TOC byte for codes 0-2; 0 for code 3 (the frame count byte decides).
+_SAMPLES012 = tuple(0 if b & 3 == 3 else _FRAME_SAMPLES[b >> 3] * (1 if b & 3 == 0 else 2)
+                    for b in range(256))
 
 
 def packet_samples(data: bytes) -> int:
@@ -267,6 +274,46 @@ def iter_ogg_opus(fileobj: BinaryIO, *, file: str | None = None
     RFC 7845 §4 works backwards from the page granule, or forwards on a trimmed EOS page).
     Raises ContainerError (after yielding everything readable) on broken framing or headers.
     """
+    for ev in _audio_pages(fileobj, file):
+        if type(ev) is OggOpusStreamInfo:
+            yield ev
+        else:
+            yield from _page_packets(*ev, file)
+
+
+class OggOpusPage(NamedTuple):
+    """The audio packets completed on one Ogg page: packet ``index`` of the first, their bytes,
+    input offsets and end granules (as in :class:`OggOpusPacket`)."""
+
+    stream: OggOpusStreamInfo
+    index: int
+    datas: list
+    offsets: list
+    granules: list
+
+
+def iter_ogg_opus_pages(fileobj: BinaryIO, *, file: str | None = None
+                        ) -> Iterator[OggOpusStreamInfo | OggOpusPage]:
+    """:func:`iter_ogg_opus` by page: one :class:`OggOpusPage` per audio page (for bulk
+    readers: no per-packet record); same checks, same errors, same order."""
+    for ev in _audio_pages(fileobj, file):
+        if type(ev) is OggOpusStreamInfo:
+            yield ev
+            continue
+        op, page, _page_index, datas, offsets = ev
+        idx = op.audio_index
+        durs, ends, _trim, error = _page_timing(op, page, datas)
+        yield OggOpusPage(op.info, idx, datas, offsets, ends)
+        op.audio_index = idx + len(datas)
+        op.info.packets += len(datas)
+        op.prev_granule = page.granule
+        if error:
+            raise R.container_error(*error, file=file, offset=offsets[-1])
+
+
+def _audio_pages(fileobj: BinaryIO, file):
+    """Stream infos (after their headers) and ``(state, page, page_index, datas, offsets)``
+    for each audio page of an Opus logical stream."""
     for page, page_index, st, datas, offsets in iter_page_packets(iter_pages(fileobj, file=file),
                                                                   file=file):
         if not datas:
@@ -284,43 +331,42 @@ def iter_ogg_opus(fileobj: BinaryIO, *, file: str | None = None
                         st.user = _NOT_OPUS  # not Opus: ignore this logical stream
                         break
                     if not (page.flags & FLAG_BOS) or len(datas) != 1 or st.parts:
-                        raise ContainerError("OpusHead must be alone on the first page of its stream",
-                                             file=file, offset=offsets[k])
+                        raise R.container_error(R.C_HEAD_ALONE, file=file, offset=offsets[k])
                     if page.granule != 0:
-                        raise ContainerError(f"OpusHead page granule {page.granule}, must be 0",
-                                             file=file, offset=offsets[k])
+                        raise R.container_error(R.C_HEAD_GRANULE, page.granule, file=file, offset=offsets[k])
                     head = OpusHead.parse(data, file=file, offset=offsets[k])
                     st.user = _Opus(OggOpusStreamInfo(st.serial, st.index, head, OpusTags(), offsets[k]))
                     continue
                 op = st.user
                 op.info.tags = OpusTags.parse(data, file=file, offset=offsets[k])
                 if not last or st.parts:
-                    raise ContainerError("audio data shares the page on which OpusTags ends "
-                                         "(RFC 7845 §3 needs a page break)", file=file, offset=offsets[k])
+                    raise R.container_error(R.C_TAGS_SHARED, file=file, offset=offsets[k])
                 op.state = 1
                 yield op.info
             continue
-        yield from _page_packets(op, page, page_index, datas, offsets, file)
+        yield op, page, page_index, datas, offsets
 
 
-def _page_packets(op: _Opus, page, page_index: int, datas: list, offsets: list, file):
-    """Timing of the packets completed on one audio page (RFC 7845 §4)."""
+def _page_timing(op: _Opus, page, datas: list):
+    """(durations, end granules, trim position, error) of the packets completed on one audio
+    page (RFC 7845 §4)."""
     info = op.info
-    durs = [packet_samples(d) for d in datas]
+    # packet_samples() inlined (one lookup per packet for codes 0-2; the hot path of bulk reads)
+    durs = [_SAMPLES012[d[0]] or (_FRAME_SAMPLES[d[0] >> 3] * (d[1] & 0x3F) if len(d) > 1 else 0)
+            if d else 0 for d in datas]
     total = sum(durs)
     g = page.granule
     prev = op.prev_granule
     eos = bool(page.flags & 4)
-    error: str | None = None
+    error = None
     trim_at = None
     if (eos and prev is not None and g < prev + total) or (prev is None and g < total):
         # Forwards: end trimming on the EOS page, or a first page with too small a granule.
         if prev is None:
             if not eos:
-                error = (f"first audio page granule {g} is smaller than the {total} samples "
-                         "completed on it (RFC 7845 §4)")
+                error = (R.G_FIRST, g, total)
             elif g < info.head.pre_skip:
-                error = f"first (and last) audio page granule {g} is below the pre-skip {info.head.pre_skip}"
+                error = (R.G_PRESKIP, g, info.head.pre_skip)
             else:
                 trim_at = g
         else:
@@ -337,6 +383,15 @@ def _page_packets(op: _Opus, page, page_index: int, datas: list, offsets: list, 
         for d in durs:
             acc += d
             ends.append(acc)
+    return durs, ends, trim_at, error
+
+
+def _page_packets(op: _Opus, page, page_index: int, datas: list, offsets: list, file):
+    """The OggOpusPacket records of one audio page (RFC 7845 §4 timing)."""
+    info = op.info
+    g = page.granule
+    eos = bool(page.flags & 4)
+    durs, ends, trim_at, error = _page_timing(op, page, datas)
     pre = info.head.pre_skip
     n = len(datas)
     idx = op.audio_index
@@ -356,7 +411,7 @@ def _page_packets(op: _Opus, page, page_index: int, datas: list, offsets: list, 
     info.packets += n
     op.prev_granule = g
     if error:
-        raise ContainerError(error, file=file, offset=offsets[-1])
+        raise R.container_error(*error, file=file, offset=offsets[-1])
 
 
 class OggOpusReader:
