@@ -19,4 +19,12 @@ from .packet import (  # noqa: F401
     parse_toc,
     split_multistream,
 )
-from .rangecoder import RangeDecoder, RangeEncoder  # noqa: F401
+
+
+def __getattr__(name: str):
+    """The range coder is imported on first use (its tables cost start-up time)."""
+    if name in ("RangeDecoder", "RangeEncoder"):
+        from . import rangecoder
+
+        return getattr(rangecoder, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -21,7 +21,7 @@ from .report import Summary, SummaryReport, name_json, toc_json
 
 #: Packets per batch, and the smallest batch worth numpy (smaller: the reference, no import).
 BATCH = 4096
-MIN_VECTOR = 256
+MIN_VECTOR = 2048
 
 
 class _Cols:
@@ -138,13 +138,13 @@ def _ext_name_of(b, k: int) -> str:
 
 def _json_lines(c: _Cols, b, ids, max_data) -> list[str]:
     """One JSON line per report, in input order."""
-    import numpy as np
-
     out: list[str] = []
     if b is None:
         for k in range(len(c)):
             out += [r.to_json() for r in _reports(c, k, ids, max_data)]
         return out
+    import numpy as np
+
     kx = _keep(b, ids)
     joined = b.joined
     xstr = []
@@ -183,18 +183,19 @@ def _json_lines(c: _Cols, b, ids, max_data) -> list[str]:
 
 def _summarize(c: _Cols, b, ids, summ: Summary) -> None:
     """Add a batch's reports to ``summ`` (names from each ID's first occurrence)."""
-    import numpy as np
-
     if b is None:
         for k in range(len(c)):
             for r in _reports(c, k, ids, None):
                 summ.add(r)
         return
+    import numpy as np
+
     kx = _keep(b, ids)
     xid = b.xid[kx]
     # the first occurrence (row) of each ID not named yet, merged with the reference rows
     events = [(r, 0, 0) for r in np.flatnonzero(~b.ok).tolist()]
-    if kx.size:
+    cnt = np.bincount(xid, minlength=128) if kx.size else None
+    if kx.size and any(i not in summ.by_id for i in np.flatnonzero(cnt).tolist()):
         uid, first = np.unique(xid, return_index=True)
         for eid, f in zip(uid.tolist(), first.tolist()):
             if eid not in summ.by_id:
@@ -207,12 +208,13 @@ def _summarize(c: _Cols, b, ids, summ: Summary) -> None:
                 summ.add(r)
     okrows = np.flatnonzero(b.ok)
     by_id = {}
+    rows_with = 0
     if kx.size:
-        cnt = np.bincount(xid, minlength=128)
         nb = np.bincount(xid, weights=b.xlen[kx], minlength=128)
         by_id = {int(i): (int(cnt[i]), int(nb[i])) for i in np.flatnonzero(cnt)}
-    summ.add_counts(int(okrows.size), int(b.pad[okrows].sum()),
-                    int(np.unique(b.xrow[kx]).size) if kx.size else 0, by_id,
+        xrow = b.xrow[kx]  # sorted: count the changes of row
+        rows_with = int(np.count_nonzero(xrow[1:] != xrow[:-1])) + 1
+    summ.add_counts(int(okrows.size), int(b.pad[okrows].sum()), rows_with, by_id,
                     {0: int(kx.size)} if kx.size else {})
 
 
