@@ -40,18 +40,27 @@ class TocReport:
                 "frame_ms": self.frame_ms, "stereo": self.stereo, "code": self.code}
 
     def to_json(self) -> str:
-        return _TOC_JSON[self.config << 3 | self.stereo << 2 | self.code]
+        return toc_json(self.config << 3 | self.stereo << 2 | self.code)
 
 
-#: TocReport and its JSON text by TOC byte (256 values; built once at import, ~1 ms).
-TOCS: tuple[TocReport, ...] = tuple(
-    TocReport(b >> 3, _MODES[b >> 3], _BWS[b >> 3], _MS[b >> 3], bool(b & 4), b & 3) for b in range(256))
-_TOC_JSON: tuple[str, ...] = tuple(_dumps(t.to_dict()) for t in TOCS)
+def _toc(b: int) -> TocReport:
+    t = _new(TocReport)
+    t.__dict__.update(config=b >> 3, mode=_MODES[b >> 3], bandwidth=_BWS[b >> 3], frame_ms=_MS[b >> 3],
+                      stereo=bool(b & 4), code=b & 3)
+    return t
+
+
+#: The TocReport of each TOC byte (shared instances).
+TOCS: tuple[TocReport, ...] = tuple(map(_toc, range(256)))
+_TOC_JSON: list = [None] * 256
 
 
 def toc_json(byte: int) -> str:
-    """JSON text of the TOC object for a first byte (the hot path uses this table)."""
-    return _TOC_JSON[byte]
+    """JSON text of the TOC object for a first byte (cached: the hot path uses it per packet)."""
+    js = _TOC_JSON[byte]
+    if js is None:
+        js = _TOC_JSON[byte] = _dumps(TOCS[byte].to_dict())
+    return js
 
 
 @dataclass(frozen=True)
