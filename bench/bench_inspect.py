@@ -54,7 +54,7 @@ def make_file(path: Path, packets: int, source: Path = SAMPLE) -> None:
         w.close()
 
 
-def run_proc(cmd: list[str], repeat: int, env=None) -> tuple[float, float, float]:
+def run_proc(cmd: list[str], repeat: int, env=None, cwd=ROOT) -> tuple[float, float, float]:
     """Best wall s, best CPU s (user+sys) and largest peak RSS (MB) of a fresh process. The
     RSS comes from GNU time (a child forked from this Python would inherit its high-water mark)."""
     walls, cpus, rss = [], [], 0.0
@@ -63,7 +63,7 @@ def run_proc(cmd: list[str], repeat: int, env=None) -> tuple[float, float, float
             with open(os.devnull, "wb") as null:
                 t = time.perf_counter()
                 p = subprocess.Popen(["/usr/bin/time", "-f", "%M", "-o", rec.name] + cmd, stdout=null,
-                                     stderr=null, cwd=ROOT, env=env)
+                                     stderr=null, cwd=cwd, env=env)
                 _, status, ru = os.wait4(p.pid, 0)
                 walls.append(time.perf_counter() - t)
             if os.waitstatus_to_exitcode(status) != 0:
@@ -78,12 +78,19 @@ _SCAN = ("import sys; from mlcodec.inspect.table import scan; from mlcodec.inspe
          "print(summary(scan(open(sys.argv[1], 'rb').read())).packets)")
 
 
+def _git_head(path: str) -> str:
+    p = subprocess.run(["git", "-C", path, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    return p.stdout.strip() or "?"
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--minutes", type=float, default=60.0)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--keep", help="also copy the generated file here")
     ap.add_argument("--write", action="store_true", help="record the table in docs/benchmarks.md")
+    ap.add_argument("--baseline", help="a checkout of an earlier version: its --json and "
+                    "--summary-only are timed too (rows 'before')")
     args = ap.parse_args()
     packets = int(args.minutes * 60 * 50)
     py = sys.executable
@@ -123,6 +130,17 @@ def main() -> int:
                 print(f"skipped (not installed): {name}", file=sys.stderr)
                 continue
             rows.append((what, name, run_proc(cmd, args.repeat, env)))
+        if args.baseline:
+            base = Path(args.baseline).resolve()
+            benv = dict(os.environ, PYTHONPATH=str(base))
+            bcli = [py, "-m", "cli.main", "inspect-extensions"]
+            subprocess.run(bcli + ["--summary-only", str(hour)], cwd=base, env=benv, check=True,
+                           capture_output=True)  # its numba cache, untimed
+            for what, name, cmd in [
+                    ("8 s sample", "before: inspect-extensions --json", bcli + ["--json", small]),
+                    (long, "before: inspect-extensions --json", bcli + ["--json", str(hour)]),
+                    (long, "before: inspect-extensions --summary-only", bcli + ["--summary-only", str(hour)])]:
+                rows.append((what, name, run_proc(cmd, args.repeat, benv, base)))
     ref = {what: r for what, name, r in rows if name.startswith("ffprobe")}
     lines = ["| input | command | wall s | CPU s | peak RSS MB | wall x ffprobe |",
              "|---|---|---:|---:|---:|---:|"]
@@ -135,7 +153,9 @@ def main() -> int:
             f"(`{cmdline.strip()}`; {os.cpu_count()} CPUs, load average {load:.1f} at the end). "
             f"The long input: {packets} packets of 20 ms, {size / 1e6:.1f} MB, each carrying an ID 33 "
             "label and an ID 3 counter (the opusenc stream of mlcodec/samples/sample.opus "
-            "re-packetized and repeated). Peak RSS from GNU time.")
+            "re-packetized and repeated). Peak RSS from GNU time."
+            + (f" 'before' rows: the same commands of {args.baseline} (git "
+               f"{_git_head(args.baseline)})." if args.baseline else ""))
     table = "\n".join(lines)
     print(table)
     print(note)

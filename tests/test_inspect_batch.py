@@ -171,3 +171,27 @@ def test_small_inputs_do_not_import_numpy():
             f"inp = open_input({str(SAMPLE)!r}); n = sum(c.count(chr(10)) for c in iter_json(inp)); "
             "assert n > 300 and 'numpy' not in sys.modules, sorted(sys.modules); print(n)")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, capture_output=True)
+
+
+def test_extension_decoder_hook():
+    """A registered decoder names and describes its ID in both paths; JSON keeps its schema."""
+    from click.testing import CliRunner
+
+    from cli.main import cli
+    from mlcodec.inspect import decoders
+
+    old = decoders.decoder(33)
+    decoders.register_decoder(decoders.ExtensionDecoder(
+        33, name=lambda d: f"label ({len(d)} B)", describe=lambda d: f"<{d[:5].decode()}>"))
+    try:
+        data = SAMPLE.read_bytes()
+        ref = _same(data)
+        assert '"name":"label (' in ref[0] and '"describe"' not in ref[0]
+        out = CliRunner().invoke(cli, ["inspect-extensions", str(SAMPLE)]).stdout
+        assert "label (" in out and "<mlcod>" in out
+    finally:
+        decoders._DECODERS.pop(33, None)
+        decoders._names.pop(33, None)
+        if old is not None:
+            decoders.register_decoder(old)
+    assert '"name":"ID 33 (long)"' in _reference(SAMPLE.read_bytes())[0]

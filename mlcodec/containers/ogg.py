@@ -319,8 +319,8 @@ def iter_page_packets(pages: Iterable[OggPage], *, file: str | None = None
             # one whole packet.
             ends = list(accumulate(segs))
             starts = [0] + ends[:-1]
-            datas = [body[a:b] for a, b in zip(starts, ends)]
-            offsets = [None] * len(ends) if base is None else [base + a for a in starts]
+            datas = list(map(body.__getitem__, map(slice, starts, ends)))
+            offsets = [None] * len(ends) if base is None else list(map(base.__add__, starts))
             a = ends[-1] if ends else 0
             yield page, page_index, st, datas, offsets
             st.packetno += len(datas)
