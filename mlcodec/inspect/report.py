@@ -135,9 +135,9 @@ class PacketReport:
         s, o, g, err = self.stream, self.offset, self.granule, self.error
         out = (f'{{"packet":{self.packet},"stream":{"null" if s is None else s},'
                f'"offset":{"null" if o is None else o},"granule":{"null" if g is None else g},'
-               f'"toc":{"null" if t is None else t.to_json()},'
+               f'"toc":{"null" if t is None else toc_json(t.config << 3 | t.stereo << 2 | t.code)},'
                f'"frames":[{",".join(map(str, self.frames))}],"padding":{self.padding},'
-               f'"extensions":[{",".join([e.to_json() for e in self.extensions])}],'
+               f'"extensions":[{",".join([e.to_json() for e in self.extensions]) if self.extensions else ""}],'
                f'"error":{"null" if err is None else _dumps(err)}')
         if self.serial is not None:
             out += f',"serial":{self.serial}'
