@@ -70,7 +70,7 @@ def test_features_bit_exact_generic(case, pitch_w):
 @pytest.mark.parametrize("case", CASES, ids=lambda p: p.stem)
 def test_features_within_tolerance_x86_builds(case, build, pitch_w):
     """The --disable-intrinsics (SSE2 layers) and default (AVX2) builds: cepstrum and LPC exact;
-    pitch and correlation within the tolerances of docs/libopus-models.md."""
+    pitch and correlation within the tolerances of docs/libopus-features-plc.md."""
     d = np.load(case)
     got = compute_features(d["pcm"], pitch_w, lpc=True)
     ref = d[f"feat_{build}"]
