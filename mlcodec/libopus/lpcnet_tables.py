@@ -38,9 +38,9 @@ COMPENSATION = np.array([0.8, 1, 1, 1, 1, 1, 1, 1, 0.666667, 0.5, 0.5, 0.5, 0.33
 
 
 def kiss_factors(n: int) -> list[tuple[int, int]]:
-    """kiss_fft ``kf_factor``: radix 4 first, then 2, 3, 5...; libopus then moves... (see below).
+    """celt/kiss_fft.c ``kf_factor``: (radix, remaining length) stages as ``st->factors`` holds them.
 
-    Returns the (radix, remaining length) stages in the order ``opus_fft_impl`` stores them.
+    Radices are found 4 first, then 2, 3, 5, 7...; libopus then reverses their order.
     """
     stages = []
     p = 4

@@ -33,7 +33,6 @@ PITCHDNN_SPEC = M.ModelSpec("pitchdnn", (
 ))
 
 _TANH = LY.activation_id("TANH")
-_LINEAR = LY.activation_id("LINEAR")
 
 
 @njit(cache=True, fastmath=False, error_model="numpy")
