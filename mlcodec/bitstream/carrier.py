@@ -23,7 +23,7 @@ from ..errors import PacketError
 from .extensions import Extension
 from .packet import build_packet, packet_extensions, parse_packet
 
-__all__ = ["SilentFrame", "SILENT_FRAMES", "carrier_config", "build_carrier",
+__all__ = ["SilentFrame", "SILENT_FRAMES", "carrier_config", "build_carrier", "build_silence",
            "carrier_payloads", "carrier_overhead"]
 
 
@@ -75,6 +75,13 @@ def build_carrier(packet_ms: int, payloads: Sequence[bytes], ext_id: int, *,
     else:
         raise ValueError(f"placement {placement!r}: 'frame0' or 'per-frame'")
     return build_packet(config, [SILENT_FRAMES[frame].data] * m, extensions=exts, force_code3=True)
+
+
+def build_silence(packet_ms: int, *, frame: str = "celtlost") -> bytes:
+    """A carrier with no extension area: the DTX packet (2 bytes: TOC, count byte; frames of
+    zero length; for 40 ms and a zero-length frame, a 1-byte code-1 packet would also do)."""
+    config, m = carrier_config(packet_ms, frame)
+    return build_packet(config, [SILENT_FRAMES[frame].data] * m, force_code3=True)
 
 
 def carrier_payloads(data: bytes, ext_id: int) -> list[tuple[int, bytes]]:
