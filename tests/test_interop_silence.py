@@ -4,7 +4,7 @@
 The stream is built from mlcodec/bitstream/carrier.py: code-3 packets of zero-length CELT FB
 20 ms frames with the payload in the extension area, DTX packets without one, and (stream A)
 the RFC 7845 output gain -32768 as a second layer. Stream B has gain 0, so the frames alone
-must be silent. Each decoder is skipped, with the reason, when it is not installed.
+must be silent. Stream C ends in a run of 1-byte SILK DTX packets (with the gain). Each decoder is skipped, with the reason, when it is not installed.
 """
 from __future__ import annotations
 
@@ -18,17 +18,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 import silence_interop as si  # noqa: E402
 
 from mlcodec.bitstream.carrier import build_carrier, build_silence  # noqa: E402
-from mlcodec.bitstream.packet import parse_packet  # noqa: E402
+from mlcodec.bitstream.packet import build_packet, parse_packet  # noqa: E402
 
 LIMIT_DBFS = -60.0
 
 
-def _stream(packet_ms: int, seconds: float, seed: int) -> list[bytes]:
+#: 1-byte DTX packet: SILK WB 60 ms, code 1, two zero-length frames = 120 ms (format v2 s5)
+SILK_DTX = build_packet(11, [b"", b""])
+
+
+def _stream(packet_ms: int, seconds: float, seed: int, silk_dtx: bool = False) -> list[bytes]:
     rnd = random.Random(seed)
     out = []
     for k in range(int(seconds * 1000 / packet_ms)):
-        if k % 4 == 3:
-            out.append(build_silence(packet_ms))                 # DTX packet: no payload
+        if k % 4 == 3 or (silk_dtx and k > 3):
+            out.append(SILK_DTX if silk_dtx else build_silence(packet_ms))  # DTX: no payload
         else:
             out.append(build_carrier(packet_ms, [rnd.randbytes(rnd.randrange(8, 80))], si.EXT_ID,
                                      frame="celtlost"))
@@ -38,14 +42,18 @@ def _stream(packet_ms: int, seconds: float, seed: int) -> list[bytes]:
 STREAMS = {
     "120ms+gain": (_stream(120, 1.2, 1), -32768),
     "20ms,no gain": (_stream(20, 0.6, 2), 0),
+    "120ms+1-byte SILK DTX run+gain": (_stream(120, 2.4, 3, silk_dtx=True), -32768),
 }
 
 
 def test_streams_are_what_they_claim():
+    assert SILK_DTX == b"\x59" and parse_packet(SILK_DTX).duration_ms == 120
     for packets, _ in STREAMS.values():
+        assert parse_packet(packets[0]).toc.mode == "CELT"       # a CELT carrier comes first
         for p in packets:
             pk = parse_packet(p)
-            assert pk.toc.mode == "CELT" and pk.code == 3 and set(pk.frame_lengths) == {0}
+            assert set(pk.frame_lengths) == {0}
+            assert (pk.toc.mode == "CELT" and pk.code == 3) or p == SILK_DTX
 
 
 @pytest.mark.parametrize("decoder", list(si.decoders()))
