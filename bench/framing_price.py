@@ -69,8 +69,8 @@ def main(argv=None) -> int:
     print(f"# {T:g} s files, payload {args.payload_kbps} kb/s (range-coder bytes only); "
           "overhead = (file - headers - payload) * 8 / T\n")
     print("| packet ms | latency ms | carrier+lacing B/packet | pages ~1 s: kb/s (model) | "
-          "page per packet: kb/s | v1 layout, pages ~1 s: kb/s |")
-    print("|---|---|---|---|---|---|")
+          "pages ~2.4 s: kb/s | page per packet: kb/s | v1 layout, pages ~1 s: kb/s |")
+    print("|---|---|---|---|---|---|---|")
     heads = None
     for ms in (20, 40, 60, 80, 100, 120):
         sizes = payload_sizes(T, ms, args.payload_kbps)
@@ -81,6 +81,8 @@ def main(argv=None) -> int:
         over = (tot - heads - pay) * 8 / T / 1000
         npages = -(-len(pk) * ms // 1000)
         model = (len(pk) * per_pk + npages * 27) * 8 / T / 1000
+        tot24, _ = mux(pk, page_ms=2400)
+        over24 = (tot24 - heads - pay) * 8 / T / 1000
         tot2, _ = mux(pk, page_ms=1)
         over2 = (tot2 - heads - pay) * 8 / T / 1000
         v1 = ""
@@ -88,13 +90,16 @@ def main(argv=None) -> int:
             pk1 = [v1_packet(bytes([0x5A]) * s, ms) for s in sizes]
             t1, h1 = mux(pk1, page_ms=1000)
             v1 = f"{(t1 - h1 - pay) * 8 / T / 1000:.3f}"
-        print(f"| {ms} | {ms + 30} | {per_pk:.2f} | {over:.3f} ({model:.3f}) | {over2:.3f} | {v1} |")
+        print(f"| {ms} | {ms + 30} | {per_pk:.2f} | {over:.3f} ({model:.3f}) | {over24:.3f} | {over2:.3f} | {v1} |")
     print(f"\nv2 headers (OpusHead + OpusTags pages, tags {list(V2_TAGS)}): **{heads} bytes**\n")
-    for ms in (40, 120):
-        sil = [build_silence(ms)] * int(10000 / ms)
-        for page_ms in (1000, 5000):
+    from mlcodec.bitstream.packet import build_packet
+    first = build_carrier(120, [b"\x5a" * 10], EXT_ID, frame="celtlost")
+    for name, dtx in (("CELT code 3 `FB 06`", build_silence(120)),
+                      ("SILK 60 ms code 1 `59`", build_packet(11, [b"", b""]))):
+        sil = [first] + [dtx] * 83
+        for page_ms in (2400, 10000):
             tot, h = mux(sil, page_ms=page_ms)
-            print(f"10 s digital silence, {ms} ms DTX packets ({len(sil[0])} B), pages of {page_ms} ms: "
+            print(f"10 s digital silence, 120 ms DTX packets {name} ({len(dtx)} B), pages of {page_ms} ms: "
                   f"file {tot} B = **{tot * 8 / 10 / 1000:.3f} kb/s** whole file; "
                   f"without headers {(tot - h) * 8 / 10 / 1000:.3f} kb/s")
     return 0

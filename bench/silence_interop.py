@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import base64
 import io
+import json
 import math
 import os
 import random
@@ -148,33 +149,50 @@ def _ffmpeg(exe_fn, codec: str | None):
 
 
 _HTML = """<html><body><pre id=o>pending</pre><script>
-const b64 = "%s";
-const raw = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+const files = %s;
 const ctx = new OfflineAudioContext(1, 48000, 48000);
-ctx.decodeAudioData(raw.buffer).then(buf => {
-  let m = 0; const d = buf.getChannelData(0);
-  for (let i = 0; i < d.length; i++) { const a = Math.abs(d[i]); if (a > m) m = a; }
-  document.getElementById('o').textContent = 'PEAK ' + m + ' LEN ' + d.length;
-}, err => { document.getElementById('o').textContent = 'ERROR ' + err; });
+// Headless virtual time skips ahead while the page is idle, but decoding runs on a real thread:
+// while it is pending, each virtual 10 ms burns some real CPU time (a counted loop, since
+// clocks are virtual too), so --virtual-time-budget cannot expire before the result arrives.
+let done = false, sink = 0;
+const spin = setInterval(() => { if (done) { clearInterval(spin); return; }
+  for (let i = 0; i < 3e6; i++) sink += i; }, 10);
+Promise.all(files.map(b64 => {
+  const raw = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+  return ctx.decodeAudioData(raw.buffer).then(buf => {
+    let m = 0; const d = buf.getChannelData(0);
+    for (let i = 0; i < d.length; i++) { const a = Math.abs(d[i]); if (a > m) m = a; }
+    return 'PEAK ' + m + ' LEN ' + d.length;
+  }, err => 'ERROR ' + err);
+})).then(r => { done = true; document.getElementById('o').textContent = r.join('\\n'); });
 </script></body></html>"""
 
 
-def dec_chromium(ogg: Path, bit: Path, tmp: Path) -> np.ndarray:
+def chromium_peaks(oggs: list[bytes], tmp: Path) -> list[float]:
+    """Peaks of several files decoded by headless Chromium's decodeAudioData (one launch)."""
     html = tmp / "decode.html"
-    html.write_text(_HTML % base64.b64encode(ogg.read_bytes()).decode())
-    # decodeAudioData finishes on another thread: dump-dom sometimes comes first ("pending");
-    # retry a few times instead of waiting on a wall clock.
-    for _ in range(6):
+    html.write_text(_HTML % json.dumps([base64.b64encode(o).decode() for o in oggs]))
+    for _ in range(4):      # a dump before the result ("pending") is retried
         r = subprocess.run([chromium_path(), "--headless", "--no-sandbox", "--disable-gpu",
-                            "--virtual-time-budget=10000", f"--user-data-dir={tmp / 'chrome'}",
+                            "--virtual-time-budget=60000", f"--user-data-dir={tmp / 'chrome'}",
                             "--dump-dom", html.as_uri()], capture_output=True, timeout=TIMEOUT)
         m = re.search(r'<pre id="o">([^<]*)</pre>', r.stdout.decode(errors="replace"))
         if m and m.group(1) != "pending":
             break
-    if not m or not m.group(1).startswith("PEAK "):
+    if not m or m.group(1) == "pending":
         raise RuntimeError(f"chromium: {m.group(1) if m else r.stderr.decode(errors='replace')[-300:]}")
-    peak = float(m.group(1).split()[1])
-    return np.array([peak])
+    out = []
+    for line in m.group(1).splitlines():
+        if not line.startswith("PEAK "):
+            raise RuntimeError(f"chromium: {line}")
+        p = float(line.split()[1])
+        out.append(20 * math.log10(p) if p > 0 else -math.inf)
+    return out
+
+
+def dec_chromium(ogg: Path, bit: Path, tmp: Path) -> np.ndarray:
+    p = chromium_peaks([ogg.read_bytes()], tmp)[0]
+    return np.array([10 ** (p / 20) if p > -math.inf else 0.0])
 
 
 def decoders() -> dict:
@@ -203,6 +221,16 @@ def decode_peak(name: str, ogg: bytes, bit: bytes) -> float:
         (tmp / "f.opus").write_bytes(ogg)
         (tmp / "f.bit").write_bytes(bit)
         return peak_dbfs(fn(tmp / "f.opus", tmp / "f.bit", tmp))
+
+
+def decode_peaks(name: str, files: list[tuple[bytes, bytes]]) -> list[float]:
+    """Peak dBFS of several (ogg, bit) files; Chromium decodes them all in one launch."""
+    if name != "chromium":
+        return [decode_peak(name, o, b) for o, b in files]
+    if decoders()[name][1]:
+        raise RuntimeError(decoders()[name][1])
+    with tempfile.TemporaryDirectory(prefix="mlc-sil-") as d:
+        return chromium_peaks([o for o, _ in files], Path(d))
 
 
 def framing_kbps(frame: str, packet_ms: int) -> float:

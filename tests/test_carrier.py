@@ -52,7 +52,7 @@ def test_round_trip(frame, ms, placement, payloads):
 
 
 def test_config_choice():
-    assert carrier_config(120, "celtlost") == (31, 6)      # CELT FB 20 ms x 6
+    assert carrier_config(120, "celtlost") == (23, 6)      # CELT WB 20 ms x 6
     assert carrier_config(120, "silk0") == (11, 2)         # SILK WB 60 ms x 2
     assert carrier_config(100, "silk0") == (9, 5)          # 100 ms: 5 x 20 ms
     with pytest.raises(PacketError):
@@ -110,3 +110,22 @@ def test_libopus_agrees(harness, tmp_path):
         theirs = sorted((int(f), int(i), bytes.fromhex(h)) for f, i, h in
                         (t.split(":") for t in exts.split()))
         assert theirs == sorted((f, ID, d) for f, d in carrier_payloads(pk, ID)), line
+
+
+def test_ogg_framing_price_matches_the_model():
+    """docs/format-v2-research.md s3: an Ogg file of 120 ms carriers costs headers + (4 B carrier
+    + 1 lacing) per packet + a 27-byte header per page, nothing else."""
+    import io
+
+    from mlcodec.containers.oggopus import OggOpusWriter
+    rnd = random.Random(3)
+    sizes = [rnd.randrange(10, 200) for _ in range(100)]          # 12 s of 120 ms packets
+    buf = io.BytesIO()
+    w = OggOpusWriter(buf, serial=1, output_gain=-32768, max_page_samples=2400 * 48,
+                      page_bytes=1 << 20, tags={"MLCODEC_FORMAT": "2"})
+    heads = buf.tell()
+    for s in sizes:
+        w.write_packet(build_carrier(120, [rnd.randbytes(s)], ID, frame="celtlost"))
+    w.close()
+    pages = -(-100 // 20)
+    assert buf.tell() - heads == sum(sizes) + 100 * (4 + 1) + pages * 27

@@ -10,6 +10,9 @@ plus padding that holds the extensions (specs 02 s1). Silent frames (measured in
   decoders conceal as they please (ffmpeg's native decoder: loud buzz). Two zero bytes are a
   real SILK frame: range decoding zeros (RFC 6716 s4.1) yields symbol 0 everywhere: inactive,
   gain index 0, no pulses, so the output is a few LSB of shaped dither at most.
+* ``celtlost``: a zero-length CELT frame (the v2 choice): formally a lost frame, but every
+  decoder measured conceals a CELT loss with no history as exact digital zero, and it costs no
+  frame bytes.
 * ``celt``: ``FF FF`` in a CELT frame: the first symbol is the silence flag (RFC 6716 s4.3,
   logp 15) and it is 1 when the range decoder value is at the top of the range, i.e. for 0xFF
   bytes; the rest of the frame is then skipped and the output is exact zero.
@@ -36,13 +39,15 @@ class SilentFrame:
     data: bytes
 
 
-#: SILK WB for 20/40/60 ms (configs 9/10/11); CELT FB for 20 ms (config 31; also 10 ms = 30).
+#: SILK WB for 20/40/60 ms (configs 9/10/11); CELT WB for 20 ms (config 23; 10 ms = 22).
+#: Wide-band states the codec's real audio bandwidth (8 kHz); CELT NB/WB/SWB/FB zero-length
+#: frames measured the same (docs/format-v2-research.md s1).
 SILENT_FRAMES = {
     "silk0": SilentFrame("silk0", {10: 8, 20: 9, 40: 10, 60: 11}, b"\x00\x00"),
-    "celt": SilentFrame("celt", {10: 30, 20: 31}, b"\xff\xff"),
+    "celt": SilentFrame("celt", {10: 22, 20: 23}, b"\xff\xff"),
     # zero-length frames: lost frames (v1 of the format uses SILK ones); for comparison
     "lost": SilentFrame("lost", {10: 8, 20: 9, 40: 10, 60: 11}, b""),
-    "celtlost": SilentFrame("celtlost", {10: 30, 20: 31}, b""),
+    "celtlost": SilentFrame("celtlost", {10: 22, 20: 23}, b""),
 }
 
 
