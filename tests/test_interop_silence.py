@@ -17,7 +17,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 import silence_interop as si  # noqa: E402
 
-from mlcodec.bitstream.carrier import build_carrier, build_silence  # noqa: E402
+from mlcodec.bitstream.carrier import build_carrier, build_silence, dtx_packet  # noqa: E402
 from mlcodec.bitstream.packet import build_packet, parse_packet  # noqa: E402
 
 LIMIT_DBFS = -60.0
@@ -25,14 +25,19 @@ LIMIT_DBFS = -60.0
 
 #: 1-byte DTX packet: SILK WB 60 ms, code 1, two zero-length frames = 120 ms (format v2 s5)
 SILK_DTX = build_packet(11, [b"", b""])
+ONE_BYTE_DTX = {dtx_packet(20), dtx_packet(40), SILK_DTX}
 
 
 def _stream(packet_ms: int, seconds: float, seed: int, silk_dtx: bool = False) -> list[bytes]:
     rnd = random.Random(seed)
     out = []
     for k in range(int(seconds * 1000 / packet_ms)):
-        if k % 4 == 3 or (silk_dtx and k > 3):
-            out.append(SILK_DTX if silk_dtx else build_silence(packet_ms))  # DTX: no payload
+        if silk_dtx and k > 3:
+            out.append(SILK_DTX)                                          # DTX: no payload
+        elif k % 4 == 3:
+            # DTX: 2-byte CELT code 3 at 120 ms; 1-byte CELT code 0 (20 ms) / code 1 (40 ms)
+            out.append(build_silence(packet_ms) if packet_ms == 120 else
+                       dtx_packet(20) if k % 8 == 3 else dtx_packet(40))
         else:
             out.append(build_carrier(packet_ms, [rnd.randbytes(rnd.randrange(8, 80))], si.EXT_ID,
                                      frame="celtlost"))
@@ -48,12 +53,15 @@ STREAMS = {
 
 def test_streams_are_what_they_claim():
     assert SILK_DTX == b"\x59" and parse_packet(SILK_DTX).duration_ms == 120
+    assert [parse_packet(dtx_packet(ms)).duration_ms for ms in (20, 40, 60, 80, 100, 120)] == \
+        [20, 40, 60, 80, 100, 120]
+    assert dtx_packet(120) == SILK_DTX and dtx_packet(20) == b"\xb8" and dtx_packet(40) == b"\xb9"
     for packets, _ in STREAMS.values():
         assert parse_packet(packets[0]).toc.mode == "CELT"       # a CELT carrier comes first
         for p in packets:
             pk = parse_packet(p)
             assert set(pk.frame_lengths) == {0}
-            assert (pk.toc.mode == "CELT" and pk.code == 3) or p == SILK_DTX
+            assert (pk.toc.mode == "CELT" and pk.code == 3) or p in ONE_BYTE_DTX
 
 
 @pytest.mark.parametrize("decoder", list(si.decoders()))

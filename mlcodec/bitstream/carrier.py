@@ -27,6 +27,7 @@ from .extensions import Extension
 from .packet import build_packet, packet_extensions, parse_packet
 
 __all__ = ["SilentFrame", "SILENT_FRAMES", "carrier_config", "build_carrier", "build_silence",
+           "dtx_packet",
            "carrier_payloads", "carrier_overhead"]
 
 
@@ -87,6 +88,17 @@ def build_silence(packet_ms: int, *, frame: str = "celtlost") -> bytes:
     zero length; for 40 ms and a zero-length frame, a 1-byte code-1 packet would also do)."""
     config, m = carrier_config(packet_ms, frame)
     return build_packet(config, [SILENT_FRAMES[frame].data] * m, force_code3=True)
+
+
+#: The smallest DTX packet per duration (docs/format-v2-research.md s2): code 0/1 packets of
+#: zero-length frames are a single TOC byte; SILK WB 60 ms covers 60/120 ms in one byte.
+_DTX = {20: b"\xb8", 40: b"\xb9", 60: b"\x58", 120: b"\x59"}
+
+
+def dtx_packet(packet_ms: int) -> bytes:
+    """The smallest packet of ``packet_ms`` without payload: 1 byte for 20/40/60/120 ms
+    (CELT WB code 0/1, SILK WB 60 ms code 0/1), else the 2-byte CELT code-3 form."""
+    return _DTX.get(packet_ms) or build_silence(packet_ms)
 
 
 def carrier_payloads(data: bytes, ext_id: int) -> list[tuple[int, bytes]]:
