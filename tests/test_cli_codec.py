@@ -156,7 +156,7 @@ def test_one_clear_error_line(wav, tmp_path, case):
         assert not (tmp_path / "x.wav").exists() and not (tmp_path / "x.opus").exists()
     if case == "mismatch":
         assert "checksum" in lines[0]
-    leftovers = [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]  # mlcodec.fileio temp names
+    leftovers = [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]  # mlcodec.io.atomic temp names
     assert leftovers == []
 
 

@@ -15,7 +15,7 @@ import soundfile as sf
 import soxr
 
 from mlcodec.errors import AudioError
-from mlcodec.fileio import atomic_write
+from mlcodec.io.atomic import atomic_write
 
 #: The codec's sample rate (specs 07 s1).
 SAMPLE_RATE = 16000

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sys
 import tempfile
 from typing import BinaryIO, Iterator
 
@@ -39,7 +38,9 @@ class AtomicOutput:
         if not isinstance(path, (str, os.PathLike)):
             self.path, self._f = None, path
         elif os.fspath(path) == "-":
-            self.path, self._f = "-", sys.stdout.buffer
+            from mlcodec.io.stdio import stdout
+
+            self.path, self._f = "-", stdout()
         else:
             given = self._given = os.fspath(path)
             # Write *through* a symlink (replace its target, not the link) ...
