@@ -12,7 +12,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from typing import Callable, Iterable
 
-from cli.common import Terminated
+from .common import Terminated
 
 #: ``task(src, dst, progress) -> (result or None, error line or None)``; must be picklable
 #: (a module-level function or a functools.partial of one) to run in the pool.

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import click
 
-from cli import report
-from cli.common import EXIT_USAGE, STDOUT_NAME, WRITE_ERRNOS, check_std_streams, display_name, error_line, fail, guarded
-from cli.options import DecodeOptions, EncodeOptions, load_model
+from . import report
+from .common import EXIT_USAGE, STDOUT_NAME, WRITE_ERRNOS, check_std_streams, display_name, error_line, fail, guarded
+from .options import DecodeOptions, EncodeOptions, load_model
 from mlcodec.errors import MlcodecError
 
 from mlcodec.codec import format as fmt  # noqa: E402  (the sole owner of presets and rates)
@@ -54,7 +54,7 @@ def _run_one(opts, src: str, dst: str, progress=None):
             pass  # the library's own words ("no such file", "is a directory")
         except OSError as exc:
             raise OSError(exc.errno, exc.strerror, src) from None
-    check_overwrite(src, dst, opts.magic, opts.output_kind)
+    check_overwrite(src, dst, opts.magic, opts.output_kind, "several inputs? use -o DIR")
     return opts.run(src, dst, progress)
 
 
@@ -79,7 +79,7 @@ def _compiling_notice(opts) -> bool:
 
 
 def _single(opts, src: str, dst: str) -> None:
-    from cli.batch import remove_temp_outputs
+    from .batch import remove_temp_outputs
 
     try:
         compiled = _compiling_notice(opts)
@@ -115,7 +115,7 @@ def _run_one_named(opts, src: str, dst: str, progress=None):
 
 
 def _many(opts, inputs: tuple[str, ...], outdir: str, jobs: int) -> None:
-    from cli.batch import run_batch
+    from .batch import run_batch
 
     if "-" in inputs:
         fail("'-' (stdin) cannot be used with -o DIR; give file names", EXIT_USAGE)

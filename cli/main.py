@@ -1,4 +1,5 @@
-"""The ``mlcodec`` command group. Each sub-command lives in its own module of this package.
+"""The ``mlcodec`` command group (package ``mlcodec_cli``, the ``cli/`` folder). Each
+sub-command lives in its own module of this package.
 
 Commands are imported lazily, only when invoked (or listed by ``--help``), so that a quick
 ``inspect-extensions`` does not pay for numpy/numba start-up of the codec commands.
@@ -10,16 +11,17 @@ import sys
 
 import click
 
-from cli.common import EXIT_INTERRUPTED, EXIT_USAGE, _quiet_broken_pipe, error_line, flush_stdout, name_std_streams
+from .common import EXIT_INTERRUPTED, EXIT_USAGE, _quiet_broken_pipe, error_line, flush_stdout, name_std_streams
 from mlcodec import __version__
 
-#: command name -> (module, attribute)
+#: command name -> (module of this package, attribute)
 LAZY_COMMANDS: dict[str, tuple[str, str]] = {
-    "inspect-extensions": ("cli.inspect", "inspect_extensions"),
-    "dump-weights": ("cli.weights", "dump_weights"),
-    "encode": ("cli.codec", "encode"),
-    "decode": ("cli.codec", "decode"),
-    "demo": ("cli.codec", "demo"),
+    "inspect-extensions": (".inspect", "inspect_extensions"),
+    "dump-weights": (".weights", "dump_weights"),
+    "encode": (".codec", "encode"),
+    "decode": (".codec", "decode"),
+    "demo": (".codec", "demo"),
+    "codes": (".codes", "codes"),
 }
 
 
@@ -82,6 +84,7 @@ class LazyGroup(click.Group):
         if spec is None:
             return None
         mod, attr = spec
+        mod = (__package__ or "mlcodec_cli") + mod
         try:
             return getattr(importlib.import_module(mod), attr, None)
         except ModuleNotFoundError as exc:  # a command whose module is not installed yet

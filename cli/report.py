@@ -1,7 +1,7 @@
 """What the codec commands print: one summary line per file, a batch total, the speed."""
 from __future__ import annotations
 
-from cli.common import STDOUT_NAME, display_name
+from .common import STDOUT_NAME, display_name
 
 #: Shortest run whose coding speed is printed: a run's fixed start-up (model and kernel
 #: loading) dominates shorter ones, so "N x real time" would say nothing about the codec.

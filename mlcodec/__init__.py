@@ -26,7 +26,7 @@ from .errors import (  # noqa: E402,F401
 
 #: Names served by :mod:`mlcodec.api`, imported on first access (PEP 562).
 _API = ("encode", "decode", "encode_file", "decode_file", "info", "read_codes", "decode_codes",
-        "StreamInfo", "Codes", "Encoder", "Decoder", "CodingStats")
+        "FileInfo", "Codes", "StreamInfo", "Encoder", "Decoder", "CodingStats")
 
 
 def __getattr__(name: str):

@@ -1,6 +1,6 @@
 from click.testing import CliRunner
 
-from cli.main import cli
+from mlcodec_cli.main import cli
 
 
 def test_version_and_help():

@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 from click.testing import CliRunner
 
-from cli.main import cli
+from mlcodec_cli.main import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "mlcodec" / "samples" / "sample.flac"
@@ -41,7 +41,7 @@ def run(*args):
 
 def mlcodec(*args, input=None):
     """Run the real entry point in a subprocess (pipes, exit codes, stderr)."""
-    return subprocess.run([sys.executable, "-m", "cli.main", *map(str, args)], input=input,
+    return subprocess.run([sys.executable, "-m", "mlcodec_cli.main", *map(str, args)], input=input,
                           capture_output=True, cwd=ROOT)
 
 

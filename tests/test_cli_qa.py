@@ -20,10 +20,10 @@ import pytest
 import soundfile as sf
 from click.testing import CliRunner
 
-import cli.codec as clicodec
-import cli.report as clireport
-import cli.common as clicommon
-from cli.main import cli
+import mlcodec_cli.codec as clicodec
+import mlcodec_cli.report as clireport
+import mlcodec_cli.common as clicommon
+from mlcodec_cli.main import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "mlcodec" / "samples" / "sample.flac"
@@ -44,7 +44,7 @@ def run(*args):
 
 def mlcodec(*args, input=None, stdout=subprocess.PIPE, **kw):
     """The real entry point in a subprocess (true fds, exit codes, signals)."""
-    return subprocess.run([sys.executable, "-m", "cli.main", *map(str, args)], input=input, stdout=stdout,
+    return subprocess.run([sys.executable, "-m", "mlcodec_cli.main", *map(str, args)], input=input, stdout=stdout,
                           stderr=subprocess.PIPE, cwd=ROOT, **kw)
 
 
@@ -200,7 +200,7 @@ def test_closed_pipe_is_quiet(opus):
         x, rate = sf.read(opus.parent / "short.wav")
         sf.write(opus.parent / "long.wav", np.tile(x, 4), rate, subtype="PCM_16")
         assert run("encode", opus.parent / "long.wav", long).exit_code == 0
-    p = subprocess.Popen([sys.executable, "-m", "cli.main", "decode", "-r", "48000", str(long), "-"], cwd=ROOT,
+    p = subprocess.Popen([sys.executable, "-m", "mlcodec_cli.main", "decode", "-r", "48000", str(long), "-"], cwd=ROOT,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     p.stdout.read(10)
     p.stdout.close()
@@ -469,7 +469,7 @@ def test_signal_mid_batch_stops_at_once_and_leaves_no_temp_files(tmp_path, jobs,
         sf.write(p, x, rate, subtype="PCM_16")
         ins.append(p)
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "cli.main", "encode", "-j", str(jobs), "-o", str(out), *map(str, ins)]
+    cmd = [sys.executable, "-m", "mlcodec_cli.main", "encode", "-j", str(jobs), "-o", str(out), *map(str, ins)]
     # SIG_DFL for SIGINT in the child, as in a terminal's foreground job: a test run started in
     # the background of a non-interactive shell inherits SIGINT ignored (Python then installs
     # no KeyboardInterrupt handler, and neither do the workers, by design).

@@ -157,10 +157,10 @@ def atomic_write(path: "str | os.PathLike | BinaryIO", *, suffix: str = "") -> I
         yield out.f
 
 
-def check_overwrite(src: str, dst: str, magic: tuple[bytes, ...], kind: str) -> None:
+def check_overwrite(src: str, dst: str, magic: tuple[bytes, ...], kind: str, hint: str = "") -> None:
     """Refuse outputs that would destroy data: the input itself, or an existing non-empty file
     that is not already of the output's kind (``magic`` prefixes), e.g. a forgotten ``-o DIR``
-    that would turn the second input WAV into an Opus file."""
+    that would turn the second input WAV into an Opus file. ``hint`` is added in brackets."""
     if dst == "-" or not os.path.isfile(dst):
         return
     if src != "-" and os.path.exists(src) and os.path.samefile(src, dst):
@@ -170,5 +170,5 @@ def check_overwrite(src: str, dst: str, magic: tuple[bytes, ...], kind: str) -> 
     with open(dst, "rb") as f:
         head = f.read(max(len(m) for m in magic))
     if not any(head.startswith(m) for m in magic):
-        raise OutputError(f"refusing to overwrite an existing file that is not {kind} "
-                          "(several inputs? use -o DIR)", file=dst)
+        raise OutputError(f"refusing to overwrite an existing file that is not {kind}"
+                          + (f" ({hint})" if hint else ""), file=dst)
