@@ -1,8 +1,7 @@
 """Start-up of the shell commands beside the Opus tools, in one run (issue 14).
 
 Each command runs N times as a fresh process on a small file (3 s of the shipped speech
-sample); the table gives the median wall time and the median peak RSS (``os.wait4``'s
-``ru_maxrss`` of that process). The numba cache is warmed first (one untimed run of each), so
+sample); the table gives the median wall time and the median peak RSS (GNU time's ``%M``). The numba cache is warmed first (one untimed run of each), so
 the numbers are those of every run after the first. ``--write`` puts the table into
 docs/benchmarks.md under "Start-up".
 
@@ -32,16 +31,17 @@ TARGETS = {"mlcodec --help": (0.15, None), "mlcodec encode": (0.35, 120), "mlcod
            "mlcodec inspect-extensions --json": (0.12, None)}
 
 
-def run_once(cmd: list[str]) -> tuple[float, float]:
-    """(wall s, peak RSS MB) of one fresh process."""
+def run_once(cmd: list[str], rss_file: Path) -> tuple[float, float]:
+    """(wall s, peak RSS MB) of one fresh process. The RSS comes from GNU time (``%M``): Linux
+    keeps ru_maxrss across exec, so a child forked from this Python would report at least this
+    process's size; time(1) is a small C program."""
     t = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, status, ru = os.wait4(p.pid, 0)
+    p = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", str(rss_file), *cmd], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
     wall = time.perf_counter() - t
-    p.returncode = os.waitstatus_to_exitcode(status)
     if p.returncode != 0:
         raise SystemExit(f"failed ({p.returncode}): {' '.join(cmd)}")
-    return wall, ru.ru_maxrss / 1024
+    return wall, int(rss_file.read_text().split()[-1]) / 1024
 
 
 def main() -> None:
@@ -74,14 +74,14 @@ def main() -> None:
         if shutil.which(cmd[0]) is None and not os.path.isfile(cmd[0]):
             res.append((name, None, None))
             continue
-        run_once(cmd)  # warm: numba cache, page cache
-        walls, rss = zip(*(run_once(cmd) for _ in range(a.n)))
+        run_once(cmd, d / "rss")  # warm: numba cache, page cache
+        walls, rss = zip(*(run_once(cmd, d / "rss") for _ in range(a.n)))
         res.append((name, statistics.median(walls), statistics.median(rss)))
         print(f"{name:36s} {statistics.median(walls):6.3f} s  {statistics.median(rss):6.1f} MB", flush=True)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     lines = [BEGIN, "## Start-up", "",
              f"`python bench/bench_startup.py -n {a.n}`: median of {a.n} fresh processes on 3 s of the shipped "
-             f"sample (16 kHz WAV), warm numba cache, peak RSS from `os.wait4`. {platform.processor() or platform.machine()}, "
+             f"sample (16 kHz WAV), warm numba cache, peak RSS from GNU time. {platform.processor() or platform.machine()}, "
              f"{os.cpu_count()} cores, load average {load:.1f} at the end of the run.", "",
              "| command | wall (s) | peak RSS (MB) | target |", "|---|---|---|---|"]
     for name, w, r in res:
