@@ -1,7 +1,7 @@
 """Start-up of the shell commands beside the Opus tools, in one run (issue 14).
 
 Each command runs N times as a fresh process on a small file (3 s of the shipped speech
-sample); the table gives the median wall time and the median peak RSS (GNU time's ``%M``). The numba cache is warmed first (one untimed run of each), so
+sample), interleaved; the table gives the median wall time and the median peak RSS (GNU time's ``%M``). The numba cache is warmed first (one untimed run of each), so
 the numbers are those of every run after the first. ``--write`` puts the table into
 docs/benchmarks.md under "Start-up".
 
@@ -48,6 +48,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("-n", type=int, default=7, help="fresh processes per command (median)")
     ap.add_argument("--mlcodec", default=shutil.which("mlcodec") or "", help="the installed mlcodec script")
+    ap.add_argument("--baseline", default="", metavar="PATH",
+                    help="another installed mlcodec script (e.g. the main branch's) timed in the same run")
     ap.add_argument("--write", action="store_true", help="write the table into docs/benchmarks.md")
     a = ap.parse_args()
     if not a.mlcodec:
@@ -65,27 +67,41 @@ def main() -> None:
         ("mlcodec encode", [m, "encode", str(wav), str(d / "m.opus")]),
         ("mlcodec decode", [m, "decode", str(d / "m.opus"), str(d / "m.wav")]),
         ("mlcodec inspect-extensions --json", [m, "inspect-extensions", "--json", str(d / "m.opus")]),
+    ]
+    if a.baseline:
+        b = a.baseline
+        rows += [
+            ("baseline: mlcodec --help", [b, "--help"]),
+            ("baseline: mlcodec encode", [b, "encode", str(wav), str(d / "b.opus")]),
+            ("baseline: mlcodec decode", [b, "decode", str(d / "b.opus"), str(d / "b.wav")]),
+            ("baseline: mlcodec inspect-extensions --json", [b, "inspect-extensions", "--json", str(d / "b.opus")]),
+        ]
+    rows += [
         ("opusenc", ["opusenc", "--quiet", str(wav), str(d / "o.opus")]),
         ("opusdec", ["opusdec", "--quiet", str(d / "o.opus"), str(d / "o.wav")]),
         ("opusinfo", ["opusinfo", str(d / "o.opus")]),
     ]
-    res = []
-    for name, cmd in rows:
-        if shutil.which(cmd[0]) is None and not os.path.isfile(cmd[0]):
-            res.append((name, None, None))
-            continue
+    rows = [(n, c) for n, c in rows if shutil.which(c[0]) or os.path.isfile(c[0])]
+    for _, cmd in rows:
         run_once(cmd, d / "rss")  # warm: numba cache, page cache
-        walls, rss = zip(*(run_once(cmd, d / "rss") for _ in range(a.n)))
+    times: dict[str, list] = {n: [] for n, _ in rows}
+    for _ in range(a.n):  # interleaved, so that a change of machine load hits every command alike
+        for name, cmd in rows:
+            times[name].append(run_once(cmd, d / "rss"))
+    res = []
+    for name, _ in rows:
+        walls, rss = zip(*times[name])
         res.append((name, statistics.median(walls), statistics.median(rss)))
-        print(f"{name:36s} {statistics.median(walls):6.3f} s  {statistics.median(rss):6.1f} MB", flush=True)
+        print(f"{name:46s} {statistics.median(walls):6.3f} s  {statistics.median(rss):6.1f} MB", flush=True)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     lines = [BEGIN, "## Start-up", "",
              f"`python bench/bench_startup.py -n {a.n}`: median of {a.n} fresh processes on 3 s of the shipped "
              f"sample (16 kHz WAV), warm numba cache, peak RSS from GNU time. {platform.processor() or platform.machine()}, "
-             f"{os.cpu_count()} cores, load average {load:.1f} at the end of the run.", "",
+             f"{os.cpu_count()} cores, load average {load:.1f} at the end of the run."
+             + (f" Baseline: `{a.baseline}`." if a.baseline else ""), "",
              "| command | wall (s) | peak RSS (MB) | target |", "|---|---|---|---|"]
     for name, w, r in res:
-        t = TARGETS.get(name)
+        t = TARGETS.get(name)  # baseline rows have none
         tgt = "" if t is None else f"≤ {t[0]} s" + (f", ≤ {t[1]} MB" if t[1] else "")
         lines.append(f"| `{name}` | {'n/a' if w is None else f'{w:.3f}'} | {'n/a' if r is None else f'{r:.1f}'} | {tgt} |")
     lines += ["", END, ""]

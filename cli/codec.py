@@ -261,6 +261,7 @@ def demo(outdir, bitrate, vocoder):
     from mlcodec.dsp.audio import read_audio, write_audio
     from mlcodec.io.transcode import decode_file, encode_file
 
+    _compiling_notice(EncodeOptions())
     src = sample_path()
     os.makedirs(outdir, exist_ok=True)
     ref = os.path.join(outdir, "sample-input.wav")

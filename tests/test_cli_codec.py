@@ -227,3 +227,18 @@ def test_chained_ogg_is_not_silently_cut(wav, tmp_path):
     r = mlcodec("decode", "--model", m, chain, tmp_path / "chain.wav")
     assert r.returncode == 1 and b"chained Ogg" in r.stderr and len(r.stderr.splitlines()) == 1
     assert sf.info(tmp_path / "chain.wav").frames == sf.info(wav).frames
+
+
+def test_first_run_says_it_compiles_instead_of_a_speed(wav, tmp_path, monkeypatch):
+    """Issue 14: the first run (empty kernel cache, as mlcodec.kernels_cached reports it) says
+    "compiling kernels (first run only)…" on stderr and prints no "x real time"."""
+    import mlcodec
+
+    monkeypatch.setattr(mlcodec, "kernels_cached", lambda *a, **k: False)
+    r = CliRunner().invoke(cli, ["encode", str(wav), str(tmp_path / "a.opus")])
+    assert r.exit_code == 0, r.output
+    assert "mlcodec: compiling kernels (first run only)\u2026" in r.stderr
+    assert "real time" not in r.output
+    monkeypatch.setattr(mlcodec, "kernels_cached", lambda *a, **k: True)
+    r = CliRunner().invoke(cli, ["encode", str(wav), str(tmp_path / "b.opus")])
+    assert r.exit_code == 0 and "compiling" not in r.stderr
