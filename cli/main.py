@@ -20,6 +20,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "encode": ("cli.codec", "encode"),
     "decode": ("cli.codec", "decode"),
     "demo": ("cli.codec", "demo"),
+    "models": ("cli.models", "models"),
 }
 
 

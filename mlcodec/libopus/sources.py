@@ -440,6 +440,29 @@ def dred_table_records(stats: DataFile, constants: dict[str, int]) -> list[tuple
     return recs
 
 
+def _dred_blob(src: LibopusSource) -> tuple[bytes, dict]:
+    stats = parse_data_c(src.read(STATS_FILE).decode("latin-1"), file=STATS_FILE)
+    consts: dict[str, int] = {}
+    for h in DRED_HEADERS:
+        if src.has(h):
+            consts.update(parse_defines(src.read(h).decode("latin-1"), file=h))
+    consts = {k: v for k, v in consts.items() if k.startswith("DRED_")}
+    return W.weights_to_bytes(dred_table_records(stats, consts)), consts
+
+
+def import_dred_tables(source) -> bytes:
+    """Only the DRED statistics (``dred_rdovae_stats_data.c`` + constants headers) as a DNNw blob."""
+    own = not isinstance(source, LibopusSource)
+    src = LibopusSource(source) if own else source
+    try:
+        if not src.has(STATS_FILE):
+            raise WeightsError(f"{STATS_FILE} not found", file=src.path)
+        return _dred_blob(src)[0]
+    finally:
+        if own:
+            src.close()
+
+
 def import_models(source, *, progress=None) -> ImportResult:
     """Convert every model of a libopus source (path or :class:`LibopusSource`) to DNNw blobs.
 
@@ -469,14 +492,7 @@ def import_models(source, *, progress=None) -> ImportResult:
         if not missing:
             result.blobs[COMBINED_NAME] = b"".join(result.blobs[t] for t in COMBINED_TABLES)
         if src.has(STATS_FILE):
-            stats = parse_data_c(src.read(STATS_FILE).decode("latin-1"), file=STATS_FILE)
-            consts: dict[str, int] = {}
-            for h in DRED_HEADERS:
-                if src.has(h):
-                    consts.update(parse_defines(src.read(h).decode("latin-1"), file=h))
-            consts = {k: v for k, v in consts.items() if k.startswith("DRED_")}
-            result.dred_constants = consts
-            result.blobs[DRED_TABLES_NAME] = W.weights_to_bytes(dred_table_records(stats, consts))
+            result.blobs[DRED_TABLES_NAME], result.dred_constants = _dred_blob(src)
         if progress:
             progress(total, total, STATS_FILE)
         return result
@@ -486,5 +502,5 @@ def import_models(source, *, progress=None) -> ImportResult:
 
 
 __all__ = ["BUILD_DEFINES", "COMBINED_TABLES", "COMBINED_NAME", "DRED_TABLES_NAME", "CArray", "DataFile",
-           "ImportResult", "LibopusSource", "import_models", "parse_data_c", "parse_defines", "preprocess",
+           "ImportResult", "LibopusSource", "import_models", "import_dred_tables", "parse_data_c", "parse_defines", "preprocess",
            "dred_table_records"]
