@@ -356,6 +356,7 @@ class DredCoverage:
     typical_ms: int | None = None  #: the most common covers_ms among packets with DRED
     max_ms: int | None = None
     offsets: tuple = ()  #: (offset in 2.5 ms units, packets), most common first
+    with_redundancy: int | None = None  #: packets whose DRED restores audio before them (needs tables)
 
     def line(self) -> str:
         """``DRED in 263/264 packets, 160 ms typical`` (or ``no DRED in 264 packets``)."""
@@ -372,7 +373,8 @@ class DredCoverage:
         return text
 
     def to_json(self) -> dict:
-        return {"packets": self.packets, "with_dred": self.with_dred, "errors": self.errors,
+        return {"packets": self.packets, "with_dred": self.with_dred, "with_redundancy": self.with_redundancy,
+                "errors": self.errors,
                 "typical_ms": self.typical_ms, "max_ms": self.max_ms,
                 "latents": [list(x) for x in self.latents], "covers_ms": [list(x) for x in self.covers_ms],
                 "offsets": [list(x) for x in self.offsets], "line": self.line()}
@@ -382,7 +384,7 @@ def dred_coverage(packets: Iterable[bytes], tables: DredTables | None = None) ->
     """Summarise the DRED of a stream's packets (bytes each). With tables the latents are
     counted (``covers_ms``); without, only presence and offsets. Never raises on bad packets:
     they are counted in ``errors``."""
-    total = found = errors = 0
+    total = found = errors = useful = 0
     lat, cov, off = Counter(), Counter(), Counter()
     for data in packets:
         total += 1
@@ -398,9 +400,11 @@ def dred_coverage(packets: Iterable[bytes], tables: DredTables | None = None) ->
         if d.latents is not None:
             lat[d.latents] += 1
             cov[d.covers_ms] += 1
+            useful += d.available_ms > 0
     typical = max(cov.items(), key=lambda kv: (kv[1], kv[0]))[0] if cov else None
     return DredCoverage(total, found, errors, tuple(lat.most_common()), tuple(cov.most_common()),
-                        typical, max(cov) if cov else None, tuple(off.most_common()))
+                        typical, max(cov) if cov else None, tuple(off.most_common()),
+                        useful if tables is not None else None)
 
 
 __all__ = ["DRED_EXTENSION_ID", "DRED_VERSION", "DRED_MAX_LATENTS", "DQ_TABLE", "DredError", "DredTables",
