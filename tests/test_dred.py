@@ -314,3 +314,26 @@ def test_fuzz_only_dred_errors(body, strict, seed):
         else:
             assert d.latents is not None and d.latents <= D.DRED_MAX_LATENTS
             json.dumps(d.to_json(arrays=True))
+
+
+def test_feature_times_and_concealment_schedule(real_tables):
+    """The audio cases of the vectors: which decoded feature frames libopus feeds for each
+    opus_decoder_dred_decode call (specs 05 s6 step 5, computed here by hand)."""
+    d = _dred_vectors()
+    cases = list(_rows(d / "audio" / "audio.jsonl"))
+    if not cases:
+        pytest.skip("no DRED audio cases")
+    for case in cases:
+        pkts = _packets(d / case["file"])
+        p = D.packet_dred(pkts[case["packet"]].data, real_tables)
+        assert p.latents == case["dred_parse"]["nb_latents"] and p.offset == case["dred_parse"]["dred_offset"]
+        times = D.feature_frame_times(p)
+        assert times[0] == (p.offset_ms - 10, p.offset_ms) and len(times) == 4 * p.latents
+        fs = case["sampling_rate"]
+        f10 = fs // 100
+        for k, call in enumerate(case["dred_calls"]):
+            init = 2 if k == 0 else 0  # the PLC runs on after the first concealed frame
+            sched = D.concealment_schedule(p, call["dred_offset"], call["ret"], fs, init_frames=init)
+            base = (call["dred_offset"] + p.offset * f10 // 4) // f10
+            want = [init - i - 2 + base for i in range(init + call["ret"] // f10)]
+            assert sched == [w if w <= 4 * p.latents - 1 else None for w in want if w >= 0]

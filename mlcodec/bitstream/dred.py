@@ -341,6 +341,42 @@ def _with_offset(pkt, ext, tables, frame_offset, file, offset, kw):
     return parse_dred(ext.data, tables, frame_offset=frame_offset, file=file, offset=where, **kw)
 
 
+# --- where the features lie in time (specs 05 s6; no neural model needed) -----------------
+
+
+def feature_frame_times(d: DredPayload) -> list[tuple[float, float]]:
+    """(start_ms, end_ms) of each decoded feature frame f = 0 .. 4*latents-1 (newest first),
+    relative to the start of the packet: frame f ends ``offset_ms - 10 f``."""
+    if d.latents is None:
+        raise DredError("DRED latents were not decoded (no tables given)")
+    return [(d.offset_ms - 10.0 * (f + 1), d.offset_ms - 10.0 * f) for f in range(4 * d.latents)]
+
+
+def concealment_schedule(d: DredPayload, dred_offset_samples: int, frame_size: int, fs: int,
+                         *, init_frames: int = 2) -> list[int | None]:
+    """Feature frames libopus's ``opus_decode_native`` feeds the PLC to conceal ``frame_size``
+    samples ending ``dred_offset_samples`` before the packet (``opus_decoder_dred_decode``).
+
+    One entry per 10 ms PLC frame (``init_frames`` = 2 after a normally decoded frame, 0 when
+    the PLC is already running): an index into the decoded features, or None when libopus
+    lets the PLC predict that frame. Frames libopus skips (negative index) are left out.
+    """
+    if d.latents is None:
+        raise DredError("DRED latents were not decoded (no tables given)")
+    f10 = fs // 100
+    nb = init_frames + max(1, frame_size // f10)
+    q = abs(d.offset * f10) // 4 * (1 if d.offset * f10 >= 0 else -1)  # C int division truncates
+    base = int(np.floor((np.float32(dred_offset_samples) + np.float32(q)) / np.float32(f10)))
+    out: list[int | None] = []
+    for i in range(nb):
+        fo = init_frames - i - 2 + base
+        if 0 <= fo <= 4 * d.latents - 1:
+            out.append(fo)
+        elif fo >= 0:
+            out.append(None)
+    return out
+
+
 # --- coverage over a stream ----------------------------------------------------------------
 
 
@@ -408,5 +444,5 @@ def dred_coverage(packets: Iterable[bytes], tables: DredTables | None = None) ->
 
 
 __all__ = ["DRED_EXTENSION_ID", "DRED_VERSION", "DRED_MAX_LATENTS", "DQ_TABLE", "DredError", "DredTables",
-           "DredPayload", "DredCoverage", "compute_quantizer", "parse_dred", "find_dred", "packet_dred",
+           "DredPayload", "DredCoverage", "compute_quantizer", "parse_dred", "find_dred", "packet_dred", "feature_frame_times", "concealment_schedule",
            "dred_coverage"]
