@@ -337,3 +337,4 @@ def test_feature_times_and_concealment_schedule(real_tables):
             base = (call["dred_offset"] + p.offset * f10 // 4) // f10
             want = [init - i - 2 + base for i in range(init + call["ret"] // f10)]
             assert sched == [w if w <= 4 * p.latents - 1 else None for w in want if w >= 0]
+

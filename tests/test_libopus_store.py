@@ -123,3 +123,10 @@ def test_cli_models(cache, tmp_path):
     r = _cli("dump-weights", "libopus:toy_arrays", "--json", env=env)
     recs = json.loads(r.stdout)["records"]
     assert recs[0]["name"] == "toy_dense_weights_int8" and "toy_dense (linear)" in recs[0]["shape"]
+
+
+def test_optional_dred_tables(cache, tmp_path):
+    assert store.optional_dred_tables() is None
+    store.install(make_fake_source(tmp_path, "tar.gz"))
+    with pytest.raises(MlcodecError):  # the made-up tables are not a full set (no state tables)
+        store.optional_dred_tables()

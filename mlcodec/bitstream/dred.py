@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mlcodec.errors import MlcodecError
+from mlcodec.errors import MlcodecError, RangeCoderError
 
 from .packet import packet_extensions, parse_packet
 from .rangecoder import RangeDecoder, laplace_p0_mag_icdf, laplace_p0_sign_icdf
@@ -294,6 +294,8 @@ def parse_dred(data: bytes, tables: DredTables | None = None, *, frame_offset: i
                 raise past_end(f"latent {k}")
     except _Runaway as exc:
         raise fail(str(exc), 2 + min(n, dec.tell() // 8)) from None
+    except RangeCoderError as exc:  # a zero-probability symbol of a table with p0 = 0
+        raise fail(f"range coder: {exc.reason}", 2 + min(n, dec.tell() // 8)) from None
     sq = np.array(state_q, np.int32)
     sscale, _ = tables._coder("state", q0)
     state = (sq.astype(np.float32) * np.float32(256.0)) / sscale

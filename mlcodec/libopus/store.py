@@ -161,6 +161,14 @@ def dred_tables(version: str | None = None):
     return DredTables.from_records(ws, file=ws.file)
 
 
+def optional_dred_tables(version: str | None = None):
+    """:func:`dred_tables`, or None when no libopus models are installed (header-only DRED)."""
+    try:
+        return dred_tables(version)
+    except ModelsNotInstalled:
+        return None
+
+
 def model_layers(version: str | None = None) -> dict:
     """model -> [layer dicts] as each ``init_<model>()`` of libopus binds them."""
     s = find_set(version)
@@ -341,5 +349,5 @@ def remove(version: str | None = None) -> Path:
 
 
 __all__ = ["DEFAULT_VERSION", "RELEASES", "RELEASE_URL", "ALIASES", "InstalledSet", "ModelsNotInstalled",
-           "models_dir", "installed", "find_set", "blob_name", "blob_path", "load_blob", "dred_tables",
+           "models_dir", "installed", "find_set", "blob_name", "blob_path", "load_blob", "dred_tables", "optional_dred_tables",
            "model_layers", "fetch_release", "install", "remove"]
