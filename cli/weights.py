@@ -48,11 +48,22 @@ def _layer_shapes(ws, notes: list[str]) -> dict[str, str]:
     if describe is None:
         return {}
     try:
-        shapes = describe(ws) or {}
+        shapes = describe(ws, _binding_models(models, ws)) or {}
         return {str(k): str(v) for k, v in dict(shapes).items()}
     except Exception as exc:  # degrade: the table is still useful without shapes
         notes.append(f"layer shapes unavailable: {type(exc).__name__}: {exc}")
         return {}
+
+
+def _binding_models(models, ws):
+    """The known models that bind to ``ws`` completely, or None (all of them) when none does:
+    libopus's RDOVAE and our codec share record names, so a partial match must not label a blob."""
+    known = getattr(models, "KNOWN_MODELS", None)
+    verify = getattr(models, "verify", None)
+    if not known or verify is None:
+        return None
+    names = [m for m in list(known) if not verify(ws, m)]
+    return names or None
 
 
 def _verify(ws, model: str) -> list[str]:
