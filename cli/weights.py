@@ -48,7 +48,8 @@ def _layer_shapes(ws, notes: list[str]) -> dict[str, str]:
     if describe is None:
         return {}
     try:
-        shapes = describe(ws, _binding_models(models, ws)) or {}
+        only = _binding_models(models, ws)
+        shapes = (describe(ws) if only is None else describe(ws, only)) or {}
         return {str(k): str(v) for k, v in dict(shapes).items()}
     except Exception as exc:  # degrade: the table is still useful without shapes
         notes.append(f"layer shapes unavailable: {type(exc).__name__}: {exc}")
@@ -60,9 +61,13 @@ def _binding_models(models, ws):
     libopus's RDOVAE and our codec share record names, so a partial match must not label a blob."""
     known = getattr(models, "KNOWN_MODELS", None)
     verify = getattr(models, "verify", None)
-    if not known or verify is None:
+    spec_type = getattr(models, "ModelSpec", None)
+    if not known or verify is None or spec_type is None:
         return None
-    names = [m for m in list(known) if not verify(ws, m)]
+    specs = [name for name, spec in list(known.items()) if isinstance(spec, spec_type)]
+    if len(specs) < 2:
+        return None
+    names = [name for name in specs if not verify(ws, name)]
     return names or None
 
 

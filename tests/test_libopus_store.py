@@ -130,3 +130,27 @@ def test_optional_dred_tables(cache, tmp_path):
     store.install(make_fake_source(tmp_path, "tar.gz"))
     with pytest.raises(MlcodecError):  # the made-up tables are not a full set (no state tables)
         store.optional_dred_tables()
+
+
+def test_libopus_specs_do_not_relabel_our_codec(cache):
+    """libopus's RDOVAE and our codec share record names: a model that does not bind the whole
+    blob must not label its records (dump-weights shapes)."""
+    import os
+
+    from mlcodec.nn.weights import shipped_weights
+
+    if not any(p.stem.startswith("codec") for p in shipped_weights()):
+        pytest.skip("no shipped codec model in this checkout")
+    d = cache / "libopus-0.0.1"
+    d.mkdir(parents=True)
+    (d / "index.json").write_text(json.dumps({"version": "0.0.1", "files": {}}))
+    layer = {"name": "enc_dense1", "kind": "linear", "bias": "enc_dense1_bias", "subias": None,
+             "weights_int8": None, "weights_float": "enc_dense1_weights_float", "weights_idx": None,
+             "diag": None, "scale": None, "nb_inputs": 3, "nb_outputs": 5}
+    (d / "layers.json").write_text(json.dumps({"rdovaeenc": [layer]}))
+    env = dict(os.environ, MLCODEC_MODELS_DIR=str(cache))
+    r = _cli("dump-weights", "--json", "codec", env=env)
+    shapes = {rec["name"]: rec["shape"] for rec in json.loads(r.stdout)["records"]}
+    assert shapes["enc_dense1_bias"].startswith("enc_dense1 (dense)")
+    r = _cli("dump-weights", "--verify", "libopus:rdovaeenc", "codec", env=env)
+    assert r.returncode == 1 and "does not bind to libopus:rdovaeenc" in r.stdout
