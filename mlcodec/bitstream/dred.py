@@ -309,13 +309,19 @@ def parse_dred(data: bytes, tables: DredTables | None = None, *, frame_offset: i
                        state=state.astype(np.float32), latent_q=lq, latent_values=lv.astype(np.float32))
 
 
+def dred_frame_offset(frame: int, frame_samples_48k: int) -> int:
+    """Position of Opus frame ``frame`` of a packet in 2.5 ms units (``dred_find_payload``):
+    the ``frame_offset`` to pass to :func:`parse_dred` for an extension of that frame."""
+    return frame * frame_samples_48k // 120
+
+
 def find_dred(extensions, frame_samples_48k: int, *, version: int = DRED_VERSION):
     """libopus's ``dred_find_payload``: the first ID-126 extension longer than 2 bytes that
     starts with 'D' and ``version``, with its frame offset; ``(None, 0)`` when there is none."""
     for e in extensions:
         if e.id == DRED_EXTENSION_ID and len(e.data) > DRED_EXPERIMENTAL_BYTES and \
                 e.data[0] == DRED_MAGIC and e.data[1] == version:
-            return e, e.frame * frame_samples_48k // 120
+            return e, dred_frame_offset(e.frame, frame_samples_48k)
     return None, 0
 
 
@@ -446,5 +452,5 @@ def dred_coverage(packets: Iterable[bytes], tables: DredTables | None = None) ->
 
 
 __all__ = ["DRED_EXTENSION_ID", "DRED_VERSION", "DRED_MAX_LATENTS", "DQ_TABLE", "DredError", "DredTables",
-           "DredPayload", "DredCoverage", "compute_quantizer", "parse_dred", "find_dred", "packet_dred", "feature_frame_times", "concealment_schedule",
-           "dred_coverage"]
+           "DredPayload", "DredCoverage", "compute_quantizer", "parse_dred", "find_dred", "dred_frame_offset",
+           "packet_dred", "feature_frame_times", "concealment_schedule", "dred_coverage"]

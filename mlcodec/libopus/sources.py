@@ -58,9 +58,10 @@ _ARRAY_RE = re.compile(
     r"(?:static\s+)?const\s+(\w+)\s+(\w+)\s*\[\s*(\w*)\s*\]\s*=\s*\{([^{}]*)\}\s*;", re.S)
 _TABLE_RE = re.compile(r"const\s+WeightArray\s+(\w+)\s*\[\s*\]\s*=\s*\{(.*?)\n\s*\}\s*;", re.S)
 _ENTRY_RE = re.compile(r'\{\s*"([^"]+)"\s*,\s*(\w+)\s*,\s*sizeof\s*\(\s*(\w+)\s*\)\s*,\s*(\w+)\s*\}')
-_INIT_FN_RE = re.compile(r"int\s+init_(\w+)\s*\(\s*\w+\s*\*\s*model\s*,\s*const\s+WeightArray\s*\*\s*arrays\s*\)\s*\{(.*?)\n\}",
-                         re.S)
-_INIT_CALL_RE = re.compile(r"(linear_init|conv2d_init)\s*\(\s*&model->(\w+)\s*,\s*arrays\s*,([^;]*?)\)\s*\)\s*return", re.S)
+_INIT_FN_RE = re.compile(
+    r"int\s+init_(\w+)\s*\(\s*\w+\s*\*\s*model\s*,\s*const\s+WeightArray\s*\*\s*arrays\s*\)\s*\{(.*?)\n\}", re.S)
+_INIT_CALL_RE = re.compile(
+    r"(linear_init|conv2d_init)\s*\(\s*&model->(\w+)\s*,\s*arrays\s*,([^;]*?)\)\s*\)\s*return", re.S)
 
 
 @dataclass(frozen=True)
@@ -502,5 +503,6 @@ def import_models(source, *, progress=None) -> ImportResult:
 
 
 __all__ = ["BUILD_DEFINES", "COMBINED_TABLES", "COMBINED_NAME", "DRED_TABLES_NAME", "CArray", "DataFile",
-           "ImportResult", "LibopusSource", "import_models", "import_dred_tables", "parse_data_c", "parse_defines", "preprocess",
+           "ImportResult", "LibopusSource", "import_models", "import_dred_tables", "parse_data_c", "parse_defines",
+           "preprocess",
            "dred_table_records"]

@@ -349,5 +349,6 @@ def remove(version: str | None = None) -> Path:
 
 
 __all__ = ["DEFAULT_VERSION", "RELEASES", "RELEASE_URL", "ALIASES", "InstalledSet", "ModelsNotInstalled",
-           "models_dir", "installed", "find_set", "blob_name", "blob_path", "load_blob", "dred_tables", "optional_dred_tables",
+           "models_dir", "installed", "find_set", "blob_name", "blob_path", "load_blob", "dred_tables",
+           "optional_dred_tables",
            "model_layers", "fetch_release", "install", "remove"]
