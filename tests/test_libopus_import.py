@@ -158,7 +158,8 @@ def make_fake_source(tmp_path: Path, kind: str = "tar.gz") -> Path:
              "opus-9.9.9/dnn/toy_data.c": FAKE, "opus-9.9.9/dnn/dump_data.c": "#if FOO\n#endif\n",
              "opus-9.9.9/dnn/dred_rdovae_stats_data.c": FAKE_STATS,
              "opus-9.9.9/dnn/dred_rdovae_constants.h": FAKE_CONSTANTS,
-             "opus-9.9.9/README": "not needed\n"}
+             "opus-9.9.9/README": "not needed\n",
+             "opus-9.9.9/dnn/torch/old/toy_data.c": "a same-named file elsewhere must not win\n"}
     if kind == "dir":
         for name, text in files.items():
             p = tmp_path / name

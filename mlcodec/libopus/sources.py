@@ -339,17 +339,21 @@ class LibopusSource:
     def _load_archive(self, p: Path) -> None:
         """Read the files we need in one pass (seeking back in an .xz stream re-decompresses it)."""
         try:
+            rank: dict[str, tuple] = {}
             with tarfile.open(self.path, "r:*") as tf:
                 for m in tf:
                     pp = PurePosixPath(m.name)
                     if not m.isfile() or not _wanted(pp.name):
                         continue
-                    if pp.name in self._members and "dnn" not in pp.parts[:-1]:
-                        continue  # prefer dnn/NAME over a same-named file elsewhere
+                    # prefer .../dnn/NAME, then the shallowest (not dnn/torch/.../NAME)
+                    r = (pp.parent.name != "dnn", len(pp.parts))
+                    if pp.name in rank and rank[pp.name] <= r:
+                        continue
                     f = tf.extractfile(m)
+                    rank[pp.name] = r
                     self._members[pp.name] = f.read() if f is not None else b""
-                    if pp.name == "package_version" and len(pp.parts) <= 2:
-                        self.version = _package_version(self._members[pp.name].decode("latin-1"))
+            if "package_version" in self._members:
+                self.version = _package_version(self._members["package_version"].decode("latin-1"))
         except (tarfile.TarError, OSError, EOFError) as exc:
             raise WeightsError(f"not a readable tar archive: {exc}", file=self.path) from None
         if self.version is None:
