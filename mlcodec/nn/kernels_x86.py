@@ -1,0 +1,250 @@
+"""libopus's x86 SSE2 layer arithmetic (``dnn/vec_avx.h`` without AVX/FMA), as numba kernels.
+
+On x86-64 every libopus build compiles ``dnn/vec_avx.h`` (``__SSE2__`` is always defined),
+so a ``--disable-intrinsics`` build — and the C fallback (``arch 0``) of a default build —
+does *not* run the portable ``vec.h`` code of :mod:`mlcodec.nn.kernels`. What it does
+instead (specs 06 s3, s6; nnet vectors path ``x86_c``), reproduced here operation for
+operation:
+
+* int8 products use **unsigned** inputs ``xu = (uint8)(127 + (int)floor(.5 + 127*x))`` and
+  exact int32 sums (SSE2 ``madd_epi16`` of sign/zero-extended bytes), then
+  ``float(acc) * scale + subias`` (``USE_SU_BIAS``: the blob's ``_subias`` replaces
+  ``_bias`` for int8 layers). We compute ``acc = sum wq*(xu-128) + 128*sum wq`` with the
+  signed-int8 dot-product loops of the core; the identity is exact in integers.
+* float products: ``_mm_fmadd_ps`` is a multiply then an add, per output in input order,
+  the same sequence as the portable code (so :func:`mlcodec.nn.kernels.float_dense` serves).
+* tanh / sigmoid are different rational functions evaluated with ``rcpps`` (a ~12-bit
+  hardware reciprocal) instead of a division; we call the same instruction
+  (``llvm.x86.sse.rcp.ps``), so results equal libopus's **on the same CPU** (``rcpps`` tables
+  differ between CPU vendors, exactly as the C library's results do).
+
+The layer tuple (:func:`x86_params`) is the core's ``LinearLayer.params`` plus the per-output
+``128*sum(wq)`` corrections, with ``subias`` in the bias slot for int8 layers.
+"""
+from __future__ import annotations
+
+import platform
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+from mlcodec.errors import WeightsError
+from mlcodec.nn import kernels as K
+
+ARCH_GENERIC = 0  #: libopus dnn/vec.h (no SSE2/AVX/NEON): mlcodec.nn.kernels
+ARCH_X86 = 1  #: libopus dnn/vec_avx.h with SSE2 only (x86-64 portable / arch-0 build)
+ARCHES = {"generic": ARCH_GENERIC, "x86": ARCH_X86}
+#: x86 on x86-64 hosts (what any libopus build there runs without AVX2), else generic.
+HOST_ARCH = "x86" if platform.machine().lower() in ("x86_64", "amd64", "i386", "i686") else "generic"
+
+_F0 = np.float32(0.0)
+_F1 = np.float32(1.0)
+_FM1 = np.float32(-1.0)
+_FHALF = np.float32(0.5)
+_F127 = np.float32(127.0)
+# tanh4_approx / sigmoid4_approx constants (vec_avx.h)
+_TN0, _TN1, _TN2 = np.float32(952.52801514), np.float32(96.39235687), np.float32(0.60863042)
+_TD0, _TD1, _TD2 = np.float32(952.72399902), np.float32(413.36801147), np.float32(11.88600922)
+_SN0, _SN1, _SN2 = np.float32(238.13200378), np.float32(6.02452230), np.float32(0.00950985)
+_SD0, _SD1, _SD2 = np.float32(952.72399902), np.float32(103.34200287), np.float32(0.74287558)
+
+
+@intrinsic
+def rcp_ps(typingctx, x):
+    """x86 ``rcpps`` of one float32 (lane 0 of ``llvm.x86.sse.rcp.ps``): the CPU's approximate 1/x."""
+    sig = types.float32(types.float32)
+
+    def codegen(context, builder, signature, args):
+        f32 = ir.FloatType()
+        v4 = ir.VectorType(f32, 4)
+        zero = ir.Constant(v4, [ir.Constant(f32, 1.0)] * 4)
+        vec = builder.insert_element(zero, args[0], ir.Constant(ir.IntType(32), 0))
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(v4, [v4]), "llvm.x86.sse.rcp.ps")
+        r = builder.call(fn, [vec])
+        return builder.extract_element(r, ir.Constant(ir.IntType(32), 0))
+
+    return sig, codegen
+
+
+@njit(cache=True, fastmath=False, error_model="numpy", inline="always")
+def tanh_x86(x):
+    """vec_avx.h ``tanh4_approx`` (SSE2, no FMA): ``clamp(num*x * rcp(den), -1, 1)``."""
+    x2 = x * x
+    num = (_TN2 * x2 + _TN1) * x2 + _TN0
+    den = (_TD2 * x2 + _TD1) * x2 + _TD0
+    num = num * x
+    num = num * rcp_ps(den)
+    m = _F1 if _F1 < num else num  # _mm_min_ps(max_out, num): a < b ? a : b
+    return _FM1 if _FM1 > m else m  # _mm_max_ps(min_out, m): a > b ? a : b
+
+
+@njit(cache=True, fastmath=False, error_model="numpy", inline="always")
+def sigmoid_x86(x):
+    """vec_avx.h ``sigmoid4_approx`` (its own rational function): ``clamp(num*x*rcp(den) + .5, 0, 1)``."""
+    x2 = x * x
+    num = (_SN2 * x2 + _SN1) * x2 + _SN0
+    den = (_SD2 * x2 + _SD1) * x2 + _SD0
+    num = num * x
+    num = num * rcp_ps(den) + _FHALF
+    m = _F1 if _F1 < num else num
+    return _F0 if _F0 > m else m
+
+
+@njit(cache=True, fastmath=False, error_model="numpy")
+def rcp_array(x, out):
+    """``rcpps`` elementwise (for the NumPy reference twins, which have no such instruction)."""
+    for i in range(x.shape[0]):
+        out[i] = rcp_ps(x[i])
+
+
+@njit(cache=True, fastmath=False, error_model="numpy")
+def activation_arch(x, out, act, arch):
+    """compute_activation of the chosen path; x86 differs for SIGMOID, TANH and SWISH only."""
+    if arch == ARCH_X86 and (act == K.ACT_SIGMOID or act == K.ACT_TANH or act == K.ACT_SWISH):
+        n = x.shape[0]
+        if act == K.ACT_SIGMOID:
+            for i in range(n):
+                out[i] = sigmoid_x86(x[i])
+        elif act == K.ACT_TANH:
+            for i in range(n):
+                out[i] = tanh_x86(x[i])
+        else:  # vec_swish: x * sigmoid(x)
+            for i in range(n):
+                v = x[i]
+                out[i] = v * sigmoid_x86(v)
+    else:
+        K.activation(x, out, act)
+
+
+@njit(cache=True, fastmath=False, error_model="numpy")
+def quantize_rows_su(X, XQ):
+    """``(uint8)(127 + (int)floor(.5 + 127*x)) - 128`` as int8 (vector_ps_to_epi8, SSE2 path)."""
+    for b in range(X.shape[0]):
+        for i in range(X.shape[1]):
+            q = K._c_int(np.floor(0.5 + np.float64(_F127 * X[b, i])))
+            u = (q + 127) & 0xFF
+            XQ[b, i] = u - 128
+
+
+@njit(cache=True, fastmath=False, error_model="numpy", inline="always")
+def _store8_su(y, j, scale, rs, acc):
+    for k in range(8):
+        y[j + k] = np.float32(acc[k] + rs[j + k]) * scale[j + k]
+
+
+@njit(cache=True, fastmath=False, error_model="numpy")
+def int8_dense_su(wq, rs, scale, XQ, Y):
+    """``Y[b, j] = float(sum_i wq[j, i]*XQ[b, i] + rs[j]) * scale[j]`` (see module doc)."""
+    nb_out = wq.shape[0]
+    nb_in = wq.shape[1]
+    for j in range(0, nb_out, 8):
+        for b in range(XQ.shape[0]):
+            acc = K._dot8(wq[j], wq[j + 1], wq[j + 2], wq[j + 3], wq[j + 4], wq[j + 5], wq[j + 6], wq[j + 7],
+                          XQ[b], nb_in)
+            _store8_su(Y[b], j, scale, rs, acc)
+
+
+@njit(cache=True, fastmath=False, error_model="numpy")
+def int8_sparse_su(wrow, rowptr, bpos, rs, scale, XQ, XG, Y):
+    """Block-sparse twin of :func:`int8_dense_su` on the core's repacked rows (kernels.int8_sparse)."""
+    nrows = rowptr.shape[0] - 1
+    xg32 = XG.view(np.uint32)
+    XQ32 = XQ.view(np.uint32)
+    for r8 in range(nrows):
+        start = rowptr[r8]
+        nblk = rowptr[r8 + 1] - start
+        ln = 4 * nblk
+        pos = bpos[start : start + nblk]
+        base = 32 * start
+        for b in range(XQ.shape[0]):
+            xq32 = XQ32[b]
+            for k in range(nblk):
+                xg32[k] = xq32[pos[k]]
+            acc = K._dot8(wrow[base : base + ln], wrow[base + ln : base + 2 * ln],
+                          wrow[base + 2 * ln : base + 3 * ln], wrow[base + 3 * ln : base + 4 * ln],
+                          wrow[base + 4 * ln : base + 5 * ln], wrow[base + 5 * ln : base + 6 * ln],
+                          wrow[base + 6 * ln : base + 7 * ln], wrow[base + 7 * ln : base + 8 * ln], XG, ln)
+            _store8_su(Y[b], 8 * r8, scale, rs, acc)
+
+
+@njit(cache=True, fastmath=False, error_model="numpy")
+def linear_arch(L, X, Y, XQ, XG, arch):
+    """compute_linear on path ``arch`` for the rows of X; ``L`` from :func:`x86_params`."""
+    mode = L[0]
+    if arch != ARCH_X86 or mode == K.MODE_FLOAT_DENSE or mode == K.MODE_FLOAT_SPARSE or mode == K.MODE_ZERO:
+        K.linear((L[0], L[1], L[2], L[3], L[4], L[5], L[6], L[7], L[8]), X, Y, XQ, XG)
+        return
+    nb = X.shape[0]
+    nb_in = X.shape[1]
+    width = (nb_in + 3) // 4 * 4 if mode == K.MODE_INT8_SPARSE else nb_in
+    xq = XQ[: nb * width].reshape((nb, width))
+    quantize_rows_su(X, xq)
+    if mode == K.MODE_INT8_DENSE:
+        int8_dense_su(L[2], L[9], L[6], xq, Y)
+    else:
+        int8_sparse_su(L[2].reshape(-1), L[4], L[5], L[9], L[6], xq, XG, Y)
+    bias = L[7]
+    diag = L[8]
+    nb_out = Y.shape[1]
+    if bias.shape[0] > 0:
+        for b in range(nb):
+            for j in range(nb_out):
+                Y[b, j] += bias[j]
+    if diag.shape[0] > 0:
+        m = nb_in
+        for b in range(nb):
+            for i in range(m):
+                xi = X[b, i]
+                Y[b, i] += diag[i] * xi
+                Y[b, i + m] += diag[i + m] * xi
+                Y[b, i + 2 * m] += diag[i + 2 * m] * xi
+
+
+@njit(cache=True, fastmath=False, error_model="numpy")
+def gru_gates_arch(a, c, s, arch):
+    """compute_generic_gru after the two products (gate order z, r, h), path ``arch``."""
+    n = s.shape[0]
+    for i in range(2 * n):
+        a[i] += c[i]
+    activation_arch(a[: 2 * n], a[: 2 * n], K.ACT_SIGMOID, arch)
+    for i in range(n):
+        a[2 * n + i] += c[2 * n + i] * a[n + i]
+    activation_arch(a[2 * n :], a[2 * n :], K.ACT_TANH, arch)
+    for i in range(n):
+        z = a[i]
+        a[2 * n + i] = z * s[i] + (_F1 - z) * a[2 * n + i]
+    for i in range(n):
+        s[i] = a[2 * n + i]
+
+
+def x86_params(layer, arch: str = "x86") -> tuple:
+    """Kernel tuple for :func:`linear_arch`: ``layer.params`` + row sums, subias as the x86 bias.
+
+    On the x86 path an int8 layer adds ``subias`` (libopus ``USE_SU_BIAS``; missing means no
+    bias, as libopus's NULL pointer); float layers keep ``bias``.
+    """
+    if arch not in ARCHES:
+        raise WeightsError(f"unknown libopus arithmetic path {arch!r} (choose {', '.join(ARCHES)})")
+    p = layer.params
+    mode = p[0]
+    rs = np.zeros(0, np.int32)
+    bias = p[7]
+    if arch == "x86" and mode in (K.MODE_INT8_DENSE_EXACT, K.MODE_INT8_SPARSE_EXACT):
+        raise WeightsError(f"{layer.name}: int8 sums may exceed 2^24; not supported on the x86 path")
+    if arch == "x86" and mode in (K.MODE_INT8_DENSE, K.MODE_INT8_SPARSE):
+        if mode == K.MODE_INT8_DENSE:
+            rs = 128 * p[2].astype(np.int32).sum(axis=1)
+        else:
+            w = p[2].reshape(-1).astype(np.int32)
+            rowptr = p[4]
+            rs = np.zeros(layer.nb_outputs, np.int32)
+            for r8 in range(rowptr.size - 1):
+                ln = 4 * int(rowptr[r8 + 1] - rowptr[r8])
+                base = 32 * int(rowptr[r8])
+                rs[8 * r8 : 8 * r8 + 8] = 128 * w[base : base + 8 * ln].reshape(8, ln).sum(axis=1)
+        rs = rs.astype(np.int32)
+        bias = np.zeros(0, np.float32) if layer.subias is None else np.array(layer.subias, np.float32)
+    return (mode, p[1], p[2], p[3], p[4], p[5], p[6], bias, p[8], rs)
