@@ -404,9 +404,12 @@ class LibopusVocoder:
     (float32), like :class:`mlcodec.vocoder.fargan.NeuralVocoder`.
     """
 
-    #: Output lag in 16 kHz samples relative to the audio the features were analysed from
-    #: (measured: tests/test_libopus_fargan.py::test_vocoder_delay).
-    delay = FRAME
+    #: Output lag in 16 kHz samples relative to the audio libopus's analysis
+    #: (``lpcnet_compute_single_frame_features``) took the features from: fargan_demo, whose
+    #: output is aligned with its input, drops 80 samples and skips frame 0 (used for the warm
+    #: start), so synthesising frame k yields input samples [160k - 240, 160k - 80). Measured
+    #: on speech: 260-270 (tests/test_libopus_fargan.py::test_vocoder_delay_matches_measured_alignment).
+    delay = FRAME + FRAME // 2
 
     def __init__(self, model: FarganModel):
         self.model = model
