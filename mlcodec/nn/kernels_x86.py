@@ -9,8 +9,9 @@ operation:
 * int8 products use **unsigned** inputs ``xu = (uint8)(127 + (int)floor(.5 + 127*x))`` and
   exact int32 sums (SSE2 ``madd_epi16`` of sign/zero-extended bytes), then
   ``float(acc) * scale + subias`` (``USE_SU_BIAS``: the blob's ``_subias`` replaces
-  ``_bias`` for int8 layers). We compute ``acc = sum wq*(xu-128) + 128*sum wq`` with the
-  signed-int8 dot-product loops of the core; the identity is exact in integers.
+  ``_bias`` for int8 layers). Dense layers multiply uint8 by int8 directly (four rows at a
+  time); sparse layers reuse the core's signed gather kernel as
+  ``acc = sum wq*(xu-128) + 128*sum wq``, exact in integers.
 * float products: ``_mm_fmadd_ps`` is a multiply then an add, per output in input order,
   the same sequence as the portable code (so :func:`mlcodec.nn.kernels.float_dense` serves).
 * tanh / sigmoid are different rational functions evaluated with ``rcpps`` (a ~12-bit
@@ -69,6 +70,23 @@ def rcp_ps(typingctx, x):
     return sig, codegen
 
 
+@intrinsic
+def madd_u8i8(typingctx, acc, a, b):
+    """``acc + int32(a) * int32(b)`` for uint8 ``a`` (zero-extended) and int8 ``b``, in 32 bits.
+
+    The product of libopus's unsigned inputs and signed weights (``vpdpbusd``-style); LLVM
+    vectorises the dot products with ``vpmaddwd``. |sums| stay far below 2^31."""
+    sig = types.int32(types.int32, types.uint8, types.int8)
+
+    def codegen(context, builder, signature, args):
+        acc_v, a_v, b_v = args
+        i32 = ir.IntType(32)
+        prod = builder.mul(builder.zext(a_v, i32), builder.sext(b_v, i32), flags=["nsw"])
+        return builder.add(acc_v, prod, flags=["nsw"])
+
+    return sig, codegen
+
+
 @njit(cache=True, fastmath=False, error_model="numpy", inline="always")
 def tanh_x86(x):
     """vec_avx.h ``tanh4_approx`` (SSE2, no FMA): ``clamp(num*x * rcp(den), -1, 1)``."""
@@ -93,6 +111,56 @@ def sigmoid_x86(x):
     return _F0 if _F0 > m else m
 
 
+def _vec4_codegen(kind):
+    """LLVM IR of vec_avx.h's tanh4_approx / sigmoid4_approx on a <4 x float> (SSE2, no FMA)."""
+    if kind == "tanh":
+        n, d, half, lo = (_TN0, _TN1, _TN2), (_TD0, _TD1, _TD2), None, -1.0
+    else:
+        n, d, half, lo = (_SN0, _SN1, _SN2), (_SD0, _SD1, _SD2), 0.5, 0.0
+
+    def codegen(context, builder, signature, args):
+        f32 = ir.FloatType()
+        v4 = ir.VectorType(f32, 4)
+        i32 = ir.IntType(32)
+
+        def splat(c):
+            return ir.Constant(v4, [ir.Constant(f32, float(c))] * 4)
+
+        x = ir.Constant(v4, [ir.Constant(f32, 0.0)] * 4)
+        for k, a in enumerate(args):
+            x = builder.insert_element(x, a, ir.Constant(i32, k))
+        x2 = builder.fmul(x, x)
+        num = builder.fadd(builder.fmul(builder.fadd(builder.fmul(splat(n[2]), x2), splat(n[1])), x2), splat(n[0]))
+        den = builder.fadd(builder.fmul(builder.fadd(builder.fmul(splat(d[2]), x2), splat(d[1])), x2), splat(d[0]))
+        num = builder.fmul(num, x)
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(v4, [v4]), "llvm.x86.sse.rcp.ps")
+        num = builder.fmul(num, builder.call(fn, [den]))
+        if half is not None:
+            num = builder.fadd(num, splat(half))
+        one = splat(1.0)
+        m = builder.select(builder.fcmp_ordered("<", one, num), one, num)  # _mm_min_ps(1, num)
+        low = splat(lo)
+        r = builder.select(builder.fcmp_ordered(">", low, m), low, m)  # _mm_max_ps(lo, m)
+        vals = [builder.extract_element(r, ir.Constant(i32, k)) for k in range(4)]
+        return context.make_tuple(builder, signature.return_type, vals)
+
+    return codegen
+
+
+@intrinsic
+def tanh4_x86(typingctx, a, b, c, d):
+    """Four :func:`tanh_x86` at once in SSE vector arithmetic (bit-identical lane by lane)."""
+    return types.UniTuple(types.float32, 4)(types.float32, types.float32, types.float32, types.float32), \
+        _vec4_codegen("tanh")
+
+
+@intrinsic
+def sigmoid4_x86(typingctx, a, b, c, d):
+    """Four :func:`sigmoid_x86` at once in SSE vector arithmetic (bit-identical lane by lane)."""
+    return types.UniTuple(types.float32, 4)(types.float32, types.float32, types.float32, types.float32), \
+        _vec4_codegen("sigmoid")
+
+
 @njit(cache=True, fastmath=False, error_model="numpy")
 def rcp_array(x, out):
     """``rcpps`` elementwise (for the NumPy reference twins, which have no such instruction)."""
@@ -105,11 +173,16 @@ def activation_arch(x, out, act, arch):
     """compute_activation of the chosen path; x86 differs for SIGMOID, TANH and SWISH only."""
     if arch == ARCH_X86 and (act == K.ACT_SIGMOID or act == K.ACT_TANH or act == K.ACT_SWISH):
         n = x.shape[0]
+        n4 = n - n % 4
         if act == K.ACT_SIGMOID:
-            for i in range(n):
+            for i in range(0, n4, 4):
+                out[i], out[i + 1], out[i + 2], out[i + 3] = sigmoid4_x86(x[i], x[i + 1], x[i + 2], x[i + 3])
+            for i in range(n4, n):
                 out[i] = sigmoid_x86(x[i])
         elif act == K.ACT_TANH:
-            for i in range(n):
+            for i in range(0, n4, 4):
+                out[i], out[i + 1], out[i + 2], out[i + 3] = tanh4_x86(x[i], x[i + 1], x[i + 2], x[i + 3])
+            for i in range(n4, n):
                 out[i] = tanh_x86(x[i])
         else:  # vec_swish: x * sigmoid(x)
             for i in range(n):
@@ -121,12 +194,19 @@ def activation_arch(x, out, act, arch):
 
 @njit(cache=True, fastmath=False, error_model="numpy")
 def quantize_rows_su(X, XQ):
-    """``(uint8)(127 + (int)floor(.5 + 127*x)) - 128`` as int8 (vector_ps_to_epi8, SSE2 path)."""
+    """``(uint8)(127 + (int)floor(.5 + 127*x)) - 128`` as int8 (vector_ps_to_epi8, SSE2 path).
+
+    Branch-free so it vectorises: out-of-range and NaN select C's (x86) INT_MIN, as
+    :func:`mlcodec.nn.kernels._c_int` does.
+    """
     for b in range(X.shape[0]):
+        xb = X[b]
+        qb = XQ[b]
         for i in range(X.shape[1]):
-            q = K._c_int(np.floor(0.5 + np.float64(_F127 * X[b, i])))
-            u = (q + 127) & 0xFF
-            XQ[b, i] = u - 128
+            v = np.floor(0.5 + np.float64(_F127 * xb[i]))
+            ok = (v < 2147483648.0) & (v > -2147483649.0)
+            q = np.int64(v if ok else -2147483648.0)
+            qb[i] = np.int8(((q + 127) & 0xFF) - 128)
 
 
 @njit(cache=True, fastmath=False, error_model="numpy", inline="always")
@@ -136,15 +216,43 @@ def _store8_su(y, j, scale, rs, acc):
 
 
 @njit(cache=True, fastmath=False, error_model="numpy")
-def int8_dense_su(wq, rs, scale, XQ, Y):
-    """``Y[b, j] = float(sum_i wq[j, i]*XQ[b, i] + rs[j]) * scale[j]`` (see module doc)."""
+def quantize_rows_u8(X, XU):
+    """``(uint8)(127 + (int)floor(.5 + 127*x))`` (vector_ps_to_epi8, SSE2 path), branch-free."""
+    for b in range(X.shape[0]):
+        xb = X[b]
+        ub = XU[b]
+        for i in range(X.shape[1]):
+            v = np.floor(0.5 + np.float64(_F127 * xb[i]))
+            ok = (v < 2147483648.0) & (v > -2147483649.0)
+            q = np.int64(v if ok else -2147483648.0)
+            ub[i] = np.uint8((q + 127) & 0xFF)
+
+
+@njit(cache=True, fastmath=False, error_model="numpy", inline="always")
+def _dot4u(w0, w1, w2, w3, x, n):
+    """Four dot products of int8 weight rows with the same uint8 ``x`` (exact int32 sums). On the
+    FARGAN/RDOVAE sizes (128-688 inputs) 15-40 % faster than kernels._dot8 on signed inputs."""
+    a0 = a1 = a2 = a3 = np.int32(0)
+    for i in range(n):
+        xi = x[i]
+        a0 = madd_u8i8(a0, xi, w0[i])
+        a1 = madd_u8i8(a1, xi, w1[i])
+        a2 = madd_u8i8(a2, xi, w2[i])
+        a3 = madd_u8i8(a3, xi, w3[i])
+    return a0, a1, a2, a3
+
+
+@njit(cache=True, fastmath=False, error_model="numpy")
+def int8_dense_u8(wq, scale, XU, Y):
+    """``Y[b, j] = float(sum_i wq[j, i]*XU[b, i]) * scale[j]``: libopus's cgemv8x4 (vec_avx.h)."""
     nb_out = wq.shape[0]
     nb_in = wq.shape[1]
-    for j in range(0, nb_out, 8):
-        for b in range(XQ.shape[0]):
-            acc = K._dot8(wq[j], wq[j + 1], wq[j + 2], wq[j + 3], wq[j + 4], wq[j + 5], wq[j + 6], wq[j + 7],
-                          XQ[b], nb_in)
-            _store8_su(Y[b], j, scale, rs, acc)
+    for j in range(0, nb_out, 4):
+        for b in range(XU.shape[0]):
+            acc = _dot4u(wq[j], wq[j + 1], wq[j + 2], wq[j + 3], XU[b], nb_in)
+            y = Y[b]
+            for k in range(4):
+                y[j + k] = np.float32(acc[k]) * scale[j + k]
 
 
 @njit(cache=True, fastmath=False, error_model="numpy")
@@ -179,12 +287,14 @@ def linear_arch(L, X, Y, XQ, XG, arch):
         return
     nb = X.shape[0]
     nb_in = X.shape[1]
-    width = (nb_in + 3) // 4 * 4 if mode == K.MODE_INT8_SPARSE else nb_in
-    xq = XQ[: nb * width].reshape((nb, width))
-    quantize_rows_su(X, xq)
     if mode == K.MODE_INT8_DENSE:
-        int8_dense_su(L[2], L[9], L[6], xq, Y)
+        xu = XQ.view(np.uint8)[: nb * nb_in].reshape((nb, nb_in))
+        quantize_rows_u8(X, xu)
+        int8_dense_u8(L[2], L[6], xu, Y)
     else:
+        width = (nb_in + 3) // 4 * 4
+        xq = XQ[: nb * width].reshape((nb, width))
+        quantize_rows_su(X, xq)
         int8_sparse_su(L[2].reshape(-1), L[4], L[5], L[9], L[6], xq, XG, Y)
     bias = L[7]
     diag = L[8]
