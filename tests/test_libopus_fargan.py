@@ -84,11 +84,22 @@ def test_demo_synthesis_equals_fargan_demo(model):
     assert np.array_equal(F.demo_synthesis(model, feats), ref)
 
 
+@needs_x86
+def test_bitexact_with_default_build_on_avx2_path(blob):
+    """arch="avx2" reproduces the default build's AVX2 kernels (FMA, saturating maddubs, AVX2
+    input rounding): bit-identical to it on the machine that made the reference."""
+    feats, pcm0 = _inputs()
+    st = F.FarganState(F.load_model(blob, "avx2"))
+    st.cont(pcm0, feats[:5])
+    ref = np.fromfile(DATA / "fargan_cont_default.f32", np.float32)
+    assert _bits_equal(st.synthesize(feats[5:]), ref)
+
+
 def test_within_tolerance_of_default_x86_build(model):
-    """The default build dispatches to AVX2 (FMA, other rounding of the int8 inputs): the first
-    frames agree to float precision, then the autoregressive loop lets the waveforms drift
-    apart while the spectra stay close. Measured: max |diff| 1.4e-8 over the first 10 ms,
-    waveform SNR 17.9 dB and log-spectral distance 3.1 dB over the 0.6 s."""
+    """Our default (x86 SSE2) path against the default build (AVX2: FMA, other rounding of the
+    int8 inputs): the first frames agree to float precision, then the autoregressive loop lets
+    the waveforms drift apart while the spectra stay close. Measured: max |diff| 1.4e-8 over
+    the first 10 ms, waveform SNR 17.9 dB and log-spectral distance 3.1 dB over the 0.6 s."""
     feats, pcm0 = _inputs()
     st = F.FarganState(model)
     st.cont(pcm0, feats[:5])

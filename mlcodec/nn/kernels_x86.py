@@ -19,8 +19,15 @@ operation:
   (``llvm.x86.sse.rcp.ps``), so results equal libopus's **on the same CPU** (``rcpps`` tables
   differ between CPU vendors, exactly as the C library's results do).
 
+``arch="avx2"`` reproduces ``dnn/x86/nnet_avx2.c`` (what a default build runs on an AVX2 CPU):
+fused multiply-adds in the float products and in the tanh/sigmoid polynomials, inputs
+``clamp(rint(fma(x, 127, 127)), 0, 255)``, and ``maddubs``: each adjacent pair of products
+summed in int16 **with saturation** before the exact int32 sums. Scalar code (bit-exactness,
+not speed).
+
 The layer tuple (:func:`x86_params`) is the core's ``LinearLayer.params`` plus the per-output
-``128*sum(wq)`` corrections, with ``subias`` in the bias slot for int8 layers.
+``128*sum(wq)`` corrections and (avx2, sparse) the blob's blocks, with ``subias`` in the bias
+slot for int8 layers.
 """
 from __future__ import annotations
 
@@ -37,7 +44,8 @@ from mlcodec.nn import kernels as K
 
 ARCH_GENERIC = 0  #: libopus dnn/vec.h (no SSE2/AVX/NEON): mlcodec.nn.kernels
 ARCH_X86 = 1  #: libopus dnn/vec_avx.h with SSE2 only (x86-64 portable / arch-0 build)
-ARCHES = {"generic": ARCH_GENERIC, "x86": ARCH_X86}
+ARCH_AVX2 = 2  #: libopus dnn/x86/nnet_avx2.c (vec_avx.h with AVX2 + FMA; default build on AVX2 CPUs)
+ARCHES = {"generic": ARCH_GENERIC, "x86": ARCH_X86, "avx2": ARCH_AVX2}
 #: x86 on x86-64 hosts (what any libopus build there runs without AVX2), else generic.
 HOST_ARCH = "x86" if platform.machine().lower() in ("x86_64", "amd64", "i386", "i686") else "generic"
 
@@ -161,6 +169,177 @@ def sigmoid4_x86(typingctx, a, b, c, d):
         _vec4_codegen("sigmoid")
 
 
+@intrinsic
+def fma32(typingctx, a, b, c):
+    """``a*b + c`` with one rounding (``llvm.fma.f32``: ``vfmadd`` / C ``fmaf``)."""
+    sig = types.float32(types.float32, types.float32, types.float32)
+
+    def codegen(context, builder, signature, args):
+        f32 = ir.FloatType()
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(f32, [f32, f32, f32]), "llvm.fma.f32")
+        return builder.call(fn, list(args))
+
+    return sig, codegen
+
+
+@njit(cache=True, fastmath=False, error_model="numpy", inline="always")
+def tanh_avx2(x):
+    """vec_avx.h ``tanh8_approx`` (AVX2 + FMA build), one lane."""
+    x2 = x * x
+    num = fma32(fma32(_TN2, x2, _TN1), x2, _TN0)
+    den = fma32(fma32(_TD2, x2, _TD1), x2, _TD0)
+    num = num * x
+    num = num * rcp_ps(den)
+    m = _F1 if _F1 < num else num
+    return _FM1 if _FM1 > m else m
+
+
+@njit(cache=True, fastmath=False, error_model="numpy", inline="always")
+def sigmoid_avx2(x):
+    """vec_avx.h ``sigmoid8_approx`` (AVX2 + FMA build), one lane."""
+    x2 = x * x
+    num = fma32(fma32(_SN2, x2, _SN1), x2, _SN0)
+    den = fma32(fma32(_SD2, x2, _SD1), x2, _SD0)
+    num = num * x
+    num = fma32(num, rcp_ps(den), _FHALF)
+    m = _F1 if _F1 < num else num
+    return _F0 if _F0 > m else m
+
+
+@njit(cache=True, fastmath=False, error_model="numpy")
+def quantize_rows_avx2(X, XU):
+    """AVX2 ``vector_ps_to_epi8``: ``cvtps_epi32(fma(x, 127, 127))`` (round to nearest even),
+    then ``packus`` twice: saturated to 0..255 (NaN / out of int32 range -> INT_MIN -> 0)."""
+    for b in range(X.shape[0]):
+        xb = X[b]
+        ub = XU[b]
+        for i in range(X.shape[1]):
+            v = np.rint(fma32(xb[i], _F127, _F127))
+            ok = (v < np.float32(2147483648.0)) & (v > np.float32(-2147483648.0))
+            q = np.int64(v) if ok else np.int64(-2147483648)
+            ub[i] = np.uint8(0 if q < 0 else (255 if q > 255 else q))
+
+
+@njit(cache=True, fastmath=False, error_model="numpy", inline="always")
+def _sat16(v):
+    return -32768 if v < -32768 else (32767 if v > 32767 else v)
+
+
+@njit(cache=True, fastmath=False, error_model="numpy")
+def int8_dense_avx2(wq, scale, XU, Y):
+    """cgemv8x4 with AVX2 ``maddubs``: each adjacent input pair's products summed in int16
+    with saturation, then exact int32 sums; ``float(acc) * scale``. wq output-major."""
+    nb_out = wq.shape[0]
+    nb_in = wq.shape[1]
+    for b in range(XU.shape[0]):
+        xu = XU[b]
+        for j in range(nb_out):
+            w = wq[j]
+            acc = 0
+            for i in range(0, nb_in, 2):
+                acc += _sat16(np.int32(xu[i]) * np.int32(w[i]) + np.int32(xu[i + 1]) * np.int32(w[i + 1]))
+            Y[b, j] = np.float32(acc) * scale[j]
+
+
+@njit(cache=True, fastmath=False, error_model="numpy")
+def int8_sparse_avx2(w, idx, scale, XU, Y):
+    """sparse_cgemv8x4 with AVX2 ``maddubs`` on the blob's layout (blocks [r][c], index walked)."""
+    for b in range(XU.shape[0]):
+        xu = XU[b]
+        acc = np.zeros(Y.shape[1], np.int64)
+        p = 0
+        blk = 0
+        for row in range(0, Y.shape[1], 8):
+            n = idx[p]
+            p += 1
+            for _k in range(n):
+                pos = idx[p]
+                p += 1
+                base = blk * 32
+                for r in range(8):
+                    o = base + 4 * r
+                    acc[row + r] += _sat16(np.int32(xu[pos]) * np.int32(w[o]) + np.int32(xu[pos + 1]) * np.int32(w[o + 1]))
+                    acc[row + r] += _sat16(np.int32(xu[pos + 2]) * np.int32(w[o + 2])
+                                           + np.int32(xu[pos + 3]) * np.int32(w[o + 3]))
+                blk += 1
+        for j in range(Y.shape[1]):
+            Y[b, j] = np.float32(acc[j]) * scale[j]
+
+
+@njit(cache=True, fastmath=False, error_model="numpy")
+def float_dense_fma(w, X, Y):
+    """AVX2 ``sgemv``: ``y[j] = fma(w[i, j], x[i], y[j])`` over the inputs in order."""
+    for b in range(X.shape[0]):
+        y = Y[b]
+        x = X[b]
+        for j in range(w.shape[1]):
+            y[j] = _F0
+        for i in range(w.shape[0]):
+            xi = x[i]
+            wi = w[i]
+            for j in range(w.shape[1]):
+                y[j] = fma32(wi[j], xi, y[j])
+
+
+@njit(cache=True, fastmath=False, error_model="numpy")
+def float_sparse_fma(w, idx, X, Y):
+    """AVX2 ``sparse_sgemv8x4``: per block, inputs c = 0..3 in order, fused multiply-adds."""
+    for b in range(X.shape[0]):
+        y = Y[b]
+        x = X[b]
+        for j in range(Y.shape[1]):
+            y[j] = _F0
+        p = 0
+        blk = 0
+        for row in range(0, Y.shape[1], 8):
+            n = idx[p]
+            p += 1
+            for _k in range(n):
+                pos = idx[p]
+                p += 1
+                for c in range(4):
+                    xc = x[pos + c]
+                    for r in range(8):
+                        y[row + r] = fma32(w[blk * 32 + c * 8 + r], xc, y[row + r])
+                blk += 1
+
+
+@njit(cache=True, fastmath=False, error_model="numpy")
+def linear_avx2(L, X, Y, XQ, XG):
+    """compute_linear_avx2 (nnet_avx2.c, built with -mavx -mfma -mavx2)."""
+    mode = L[0]
+    nb = X.shape[0]
+    nb_in = X.shape[1]
+    if mode == K.MODE_FLOAT_DENSE:
+        float_dense_fma(L[1], X, Y)
+    elif mode == K.MODE_FLOAT_SPARSE:
+        float_sparse_fma(L[1].reshape(-1), L[3], X, Y)
+    elif mode == K.MODE_ZERO:
+        Y[:, :] = _F0
+    else:
+        xu = XQ.view(np.uint8)[: nb * (nb_in + 8)].reshape((nb, nb_in + 8))[:, :nb_in]
+        quantize_rows_avx2(X, xu)
+        if mode == K.MODE_INT8_DENSE or mode == K.MODE_INT8_DENSE_EXACT:
+            int8_dense_avx2(L[2], L[6], xu, Y)
+        else:
+            int8_sparse_avx2(L[10], L[3], L[6], xu, Y)
+    bias = L[7]
+    diag = L[8]
+    nb_out = Y.shape[1]
+    if bias.shape[0] > 0:
+        for b in range(nb):
+            for j in range(nb_out):
+                Y[b, j] += bias[j]
+    if diag.shape[0] > 0:
+        m = nb_in
+        for b in range(nb):
+            for i in range(m):
+                xi = X[b, i]
+                Y[b, i] = fma32(diag[i], xi, Y[b, i])
+                Y[b, i + m] = fma32(diag[i + m], xi, Y[b, i + m])
+                Y[b, i + 2 * m] = fma32(diag[i + 2 * m], xi, Y[b, i + 2 * m])
+
+
 @njit(cache=True, fastmath=False, error_model="numpy")
 def rcp_array(x, out):
     """``rcpps`` elementwise (for the NumPy reference twins, which have no such instruction)."""
@@ -188,6 +367,18 @@ def activation_arch(x, out, act, arch):
             for i in range(n):
                 v = x[i]
                 out[i] = v * sigmoid_x86(v)
+    elif arch == ARCH_AVX2 and (act == K.ACT_SIGMOID or act == K.ACT_TANH or act == K.ACT_SWISH):
+        n = x.shape[0]
+        if act == K.ACT_SIGMOID:
+            for i in range(n):
+                out[i] = sigmoid_avx2(x[i])
+        elif act == K.ACT_TANH:
+            for i in range(n):
+                out[i] = tanh_avx2(x[i])
+        else:
+            for i in range(n):
+                v = x[i]
+                out[i] = v * sigmoid_avx2(v)
     else:
         K.activation(x, out, act)
 
@@ -282,6 +473,9 @@ def int8_sparse_su(wrow, rowptr, bpos, rs, scale, XQ, XG, Y):
 def linear_arch(L, X, Y, XQ, XG, arch):
     """compute_linear on path ``arch`` for the rows of X; ``L`` from :func:`x86_params`."""
     mode = L[0]
+    if arch == ARCH_AVX2:
+        linear_avx2(L, X, Y, XQ, XG)
+        return
     if arch != ARCH_X86 or mode == K.MODE_FLOAT_DENSE or mode == K.MODE_FLOAT_SPARSE or mode == K.MODE_ZERO:
         K.linear((L[0], L[1], L[2], L[3], L[4], L[5], L[6], L[7], L[8]), X, Y, XQ, XG)
         return
@@ -344,6 +538,13 @@ def x86_params(layer, arch: str = "x86") -> tuple:
     bias = p[7]
     if arch == "x86" and mode in (K.MODE_INT8_DENSE_EXACT, K.MODE_INT8_SPARSE_EXACT):
         raise WeightsError(f"{layer.name}: int8 sums may exceed 2^24; not supported on the x86 path")
+    # the avx2 sparse kernel walks the blob's own blocks (a private, writable copy)
+    blob_w = np.array(layer.weights, dtype=np.int8).reshape(-1) if arch == "avx2" and mode == K.MODE_INT8_SPARSE \
+        else np.zeros(0, np.int8)
+    if arch == "avx2" and mode in (K.MODE_INT8_DENSE_EXACT, K.MODE_INT8_SPARSE_EXACT):
+        raise WeightsError(f"{layer.name}: int8 sums may exceed 2^24; not supported on the avx2 path")
+    if arch == "avx2" and mode in (K.MODE_INT8_DENSE, K.MODE_INT8_SPARSE):
+        bias = np.zeros(0, np.float32) if layer.subias is None else np.array(layer.subias, np.float32)
     if arch == "x86" and mode in (K.MODE_INT8_DENSE, K.MODE_INT8_SPARSE):
         if mode == K.MODE_INT8_DENSE:
             rs = 128 * p[2].astype(np.int32).sum(axis=1)
@@ -357,4 +558,4 @@ def x86_params(layer, arch: str = "x86") -> tuple:
                 rs[8 * r8 : 8 * r8 + 8] = 128 * w[base : base + 8 * ln].reshape(8, ln).sum(axis=1)
         rs = rs.astype(np.int32)
         bias = np.zeros(0, np.float32) if layer.subias is None else np.array(layer.subias, np.float32)
-    return (mode, p[1], p[2], p[3], p[4], p[5], p[6], bias, p[8], rs)
+    return (mode, p[1], p[2], p[3], p[4], p[5], p[6], bias, p[8], rs, blob_w)
