@@ -1,6 +1,7 @@
 """Learning from the coded form (issue 14 item 2): one small classifier on three inputs.
 
-Speaker identification among the evaluation speakers, trained and tested on:
+Speaker identification among the evaluation speakers (and voiced/unvoiced 20 ms frames with
+labels from our pitch tracker on the originals), trained and tested on:
 (a) the quantised latents of mlcodec streams (``codes_of``: ``mlcodec.read_codes`` when the
     library has it, else the same symbols read through the decoder's payload reader), at 3k and
     1.5k; (b) the 20 features the decoder reconstructs from those codes (before the vocoder);
@@ -8,7 +9,7 @@ Speaker identification among the evaluation speakers, trained and tested on:
 Same architecture, seed, crop length and step count for every input. Also reports each input's
 stored size and the time to get it from its file. Results go to docs/benchmarks.md.
 
-    python bench/bench_codes_classifier.py            # ~3-5 min on one loaded core
+    python bench/bench_codes_classifier.py   # ~3 CPU min (+1 min encoding into the /tmp cache once)
 """
 from __future__ import annotations
 
@@ -58,6 +59,17 @@ def codes_of(src):
     return Coded(q, np.full(q.shape[0], info.level, np.int32), 1000.0 / fmt.LATENT_MS, len(data))
 
 
+def encode_file_stats(src, dst, bitrate: str):
+    """Encode audio file ``src`` to stream ``dst``; returns stats with ``payload_bytes``
+    (``mlcodec.encode_file`` when the public API has it, else ``mlcodec.codec.encode_file``)."""
+    import mlcodec
+
+    enc = getattr(mlcodec, "encode_file", None)
+    if enc is None:
+        from mlcodec.codec import encode_file as enc
+    return enc(str(src), str(dst), bitrate=bitrate)
+
+
 # --------------------------------------------------------------------------------------------
 
 import argparse  # noqa: E402
@@ -70,7 +82,7 @@ from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import one_thread, write_section  # noqa: E402
+from common import cpu_seconds, one_thread, write_section  # noqa: E402
 from eval_subset import MAX_S, MIN_S, eval_files  # noqa: E402
 
 one_thread()
@@ -204,7 +216,7 @@ def train_eval(train_x, train_y, test_x, test_y, frame_rate: float, *, seed: int
     net = _net(tr[0].shape[1], n_classes, per_frame=per_frame)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     loss_fn = torch.nn.CrossEntropyLoss(ignore_index=-1)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     net.train()
     for _ in range(steps):
         xs, ys = [], []
@@ -225,7 +237,7 @@ def train_eval(train_x, train_y, test_x, test_y, frame_rate: float, *, seed: int
         opt.zero_grad()
         loss.backward()
         opt.step()
-    train_s = time.perf_counter() - t0
+    train_s, train_cpu = time.perf_counter() - t0, time.process_time() - c0
     net.eval()
     with torch.no_grad():
         if per_frame:
@@ -234,7 +246,7 @@ def train_eval(train_x, train_y, test_x, test_y, frame_rate: float, *, seed: int
         else:
             pred = np.array([int(net(a[None]).argmax(1)) for a in te])
             truth = np.asarray(test_y)
-    return {"acc": float(np.mean(pred == truth)), "train_s": train_s,
+    return {"acc": float(np.mean(pred == truth)), "train_s": train_s, "train_cpu": train_cpu,
             "params": sum(p.numel() for p in net.parameters())}
 
 
@@ -293,14 +305,12 @@ def split(files: list, test_frac: float = 0.4):
 def encoded(path: Path, bitrate: str) -> tuple[Path, int]:
     """(stream, payload bytes) of ``path`` at ``bitrate``: encoded once into the /tmp cache with
     ``mlcodec.codec.encode_file`` (default 20 ms packets); the payload size is kept beside it."""
-    from mlcodec.codec import encode_file
-
     d = CACHE / f"{_model().checksum[:12]}-{bitrate}"
     d.mkdir(parents=True, exist_ok=True)
     out = d / f"{_h(str(path))[:20]}.opus"
     side = out.with_suffix(".payload")
     if not (out.exists() and side.exists()):
-        st = encode_file(str(path), str(out), bitrate=bitrate)
+        st = encode_file_stats(path, out, bitrate)
         side.write_text(str(st.payload_bytes))
     return out, int(side.read_text())
 
@@ -318,9 +328,10 @@ def run_task(inputs: dict, rates: dict, labels: dict, parts: dict, names: list, 
         res = [train_eval(trx, tr_y, tex, te_y, rates[k], seed=sd, steps=a.steps) for sd in range(a.seeds)]
         accs = [r["acc"] for r in res]
         out[k] = {"acc": float(np.mean(accs)), "acc_min": min(accs), "acc_max": max(accs),
-                  "train_s": float(np.mean([r["train_s"] for r in res])), "params": res[0]["params"]}
+                  "train_s": float(np.mean([r["train_s"] for r in res])),
+                  "train_cpu": float(np.mean([r["train_cpu"] for r in res])), "params": res[0]["params"]}
         print(f"  {k:24s} acc {out[k]['acc']:.3f} [{min(accs):.3f}-{max(accs):.3f}]  "
-              f"train {out[k]['train_s']:.1f} s", flush=True)
+              f"train {out[k]['train_cpu']:.1f} s CPU ({out[k]['train_s']:.1f} s wall)", flush=True)
     return out
 
 
@@ -342,7 +353,7 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     import soundfile as sf
 
-    t_start = time.perf_counter()
+    t_start, cpu_start = time.perf_counter(), cpu_seconds()
     speech = Path(a.speech)
     spk = speaker_files(speech, a.n_eval, a.min_utts, a.max_utts)
     names = sorted(spk)
@@ -359,14 +370,14 @@ def main(argv=None) -> int:
     keys = [f"codes {b}" for b in bitrates] + [f"decoded features {b}" for b in bitrates] + ["log-mel"]
     inputs = {k: {} for k in keys}
     stored = {k: 0 for k in keys}
-    get_s = {k: 0.0 for k in keys}
+    get_s = {k: 0.0 for k in keys}  # CPU seconds of this process (one thread), robust to load
     rates = {k: 100.0 for k in keys}  # 10 ms frames; codes: their own rate (below)
     durs, flac_bytes, payload_bytes, vuv = {}, {}, {b: 0 for b in bitrates}, {}
     for f in files:
-        t = time.perf_counter()
+        t = time.process_time()
         x, sr = sf.read(str(f), dtype="float32")
         m = log_mel(x)
-        get_s["log-mel"] += time.perf_counter() - t
+        get_s["log-mel"] += time.process_time() - t
         if sr != RATE:
             raise SystemExit(f"{f}: {sr} Hz, expected {RATE}")
         durs[f] = x.shape[0] / RATE
@@ -378,11 +389,11 @@ def main(argv=None) -> int:
         for b in bitrates:
             p, pb = encoded(f, b)
             payload_bytes[b] += pb
-            t = time.perf_counter()
+            t = time.process_time()
             c = codes_of(p)
-            t1 = time.perf_counter()
+            t1 = time.process_time()
             feats = decoded_features(c)
-            t2 = time.perf_counter()
+            t2 = time.process_time()
             get_s[f"codes {b}"] += t1 - t
             get_s[f"decoded features {b}"] += t2 - t
             inputs[f"codes {b}"][f] = c.q
@@ -419,14 +430,14 @@ def main(argv=None) -> int:
         print(f"voiced/unvoiced (20 ms; majority class {100 * vuv_prior:.1f} % of test frames)")
         vuv_res = run_task(v_in, v_rates, v_lab, parts, names, a)
     flac_Bps = sum(flac_bytes.values()) / total_s
-    wall = time.perf_counter() - t_start
+    wall, cpu = time.perf_counter() - t_start, cpu_seconds() - cpu_start
     load = os.getloadavg()[0]
-    print(f"# FLAC originals {flac_Bps:.0f} B/s; wall {wall:.0f} s; load {load:.1f}")
+    print(f"# FLAC originals {flac_Bps:.0f} B/s; wall {wall:.0f} s, CPU {cpu:.0f} s; load {load:.1f}")
     for k in keys:
         print(f"  {k:24s} {info[k]['Bps']:.0f} B/s stored, get {info[k]['get_ms']:.2f} ms per s of audio")
     if not a.no_write:
-        section = render(keys, info, sid, vuv_res, vuv_prior, names, n_train, n_test, total_s, flac_Bps, a, wall,
-                         load)
+        section = render(keys, info, sid, vuv_res, vuv_prior, names, n_train, n_test, total_s, flac_Bps, a,
+                         (wall, cpu), load)
         write_section(Path(a.out), BEGIN, END, section, "# Benchmarks\n")
         print(f"# wrote {a.out}")
     return 0
@@ -436,17 +447,18 @@ def _acc(r) -> str:
     return f"{100 * r['acc']:.1f} % [{100 * r['acc_min']:.1f}–{100 * r['acc_max']:.1f}]"
 
 
-def render(keys, info, sid, vuv, vuv_prior, names, n_train, n_test, total_s, flac_Bps, a, wall, load) -> str:
+def render(keys, info, sid, vuv, vuv_prior, names, n_train, n_test, total_s, flac_Bps, a, times, load) -> str:
     import mlcodec
 
+    wall, cpu = times
     src = "`mlcodec.read_codes`" if hasattr(mlcodec, "read_codes") else \
         "the decoder's payload reader (the `codes_of` fallback; `mlcodec.read_codes` was not in this build)"
-    head = "| input | dims × frames/s | speaker ID: test accuracy | speaker ID: training (s) |"
+    head = "| input | dims × frames/s | speaker ID: test accuracy | speaker ID: training (CPU s) |"
     rule = "|---|---|---|---|"
     if vuv:
-        head += " voiced/unvoiced: test accuracy | V/UV: training (s) |"
+        head += " voiced/unvoiced: test accuracy | V/UV: training (CPU s) |"
         rule += "---|---|"
-    head += " stored size (B per s of audio) | time to get the input from its file (ms per s of audio) |"
+    head += " stored size (B per s of audio) | time to get the input from its file (CPU ms per s of audio) |"
     rule += "---|---|"
     lines = [BEGIN, "## Learning from the coded form (bench/bench_codes_classifier.py)", "", head, rule]
     for k in keys:
@@ -454,9 +466,9 @@ def render(keys, info, sid, vuv, vuv_prior, names, n_train, n_test, total_s, fla
         size = f"{i['Bps']:.0f}"
         if "payload_Bps" in i:
             size += f" (payload {i['payload_Bps']:.0f})"
-        row = f"| {k} | {i['dims']} × {i['fps']:.0f} | {_acc(sid[k])} | {sid[k]['train_s']:.1f} |"
+        row = f"| {k} | {i['dims']} × {i['fps']:.0f} | {_acc(sid[k])} | {sid[k]['train_cpu']:.1f} |"
         if vuv:
-            row += f" {_acc(vuv[k])} | {vuv[k]['train_s']:.1f} |"
+            row += f" {_acc(vuv[k])} | {vuv[k]['train_cpu']:.1f} |"
         lines.append(row + f" {size} | {i['get_ms']:.2f} |")
     lines += ["", f"Speaker identification among the {len(names)} speakers of the evaluation subset "
               f"(`eval_files(n={a.n_eval})`, bench/eval_subset.py) that have ≥ {a.min_utts} utterances of 2–12 s in "
@@ -477,7 +489,9 @@ def render(keys, info, sid, vuv, vuv_prior, names, n_train, n_test, total_s, fla
               f"FLAC originals take {flac_Bps:.0f} B/s. Time to get the input: codes = read file, parse, "
               f"range-decode; decoded features = that plus the codec's decoder network; log-mel = read FLAC plus "
               f"the NumPy log-mel (40 bands, 25 ms Hann, 10 ms hop). Encoding the streams (once, cached in /tmp) is "
-              f"not counted. Wall {wall:.0f} s, load average {load:.1f} on 2 shared cores. Command: "
+              f"not counted. Times are CPU seconds of the one-thread process (the 2 shared cores were loaded: "
+              f"wall-clock times swing with the other jobs); the whole run took {cpu:.0f} CPU s ({wall:.0f} s wall, load "
+              f"average {load:.1f} at its end; streams already cached). Command: "
               f"`python bench/bench_codes_classifier.py`.", "", END]
     return "\n".join(lines) + "\n"
 
