@@ -95,7 +95,7 @@ def metrics(ref: np.ndarray, deg: np.ndarray) -> dict:
 
 class Ours:
     def __init__(self, model, bitrate: str, fixed_point: bool, frame_ms: int = 20, vocoder: str = "auto"):
-        from mlcodec.codec.pipeline import auto_vocoder
+        from mlcodec.codec.vocoders import auto_vocoder
 
         self.model, self.bitrate, self.fixed, self.frame_ms = model, bitrate, fixed_point, frame_ms
         self.vocoder = vocoder
@@ -105,7 +105,7 @@ class Ours:
             (f" {frame_ms} ms" if frame_ms != 20 else "")
 
     def code(self, x: np.ndarray, tmp: Path, measure60: bool = True):
-        from mlcodec.codec.pipeline import decode_stream, encode_stream
+        from mlcodec.codec.files import decode_stream, encode_stream
 
         buf = io.BytesIO()
         t0 = time.perf_counter()
@@ -135,7 +135,7 @@ class VocoderOnly:
         self.name = f"{vocoder} vocoder only (unquantized features)"
 
     def code(self, x: np.ndarray, tmp: Path):
-        from mlcodec.codec.pipeline import default_vocoder, vocoder_delay
+        from mlcodec.codec.vocoders import default_vocoder, vocoder_delay
         from mlcodec.dsp.features import compute_features
 
         voc = default_vocoder(self.vocoder)
@@ -211,7 +211,7 @@ def main(argv=None) -> None:
             if shutil.which(tool) is None:
                 raise SystemExit(f"{tool} is not installed (Debian: opus-tools, codec2)")
         systems += [Opus(6), Opus(9), Codec2(3200), Codec2(1600)]
-    from mlcodec.codec.pipeline import neural_vocoder_available
+    from mlcodec.codec.vocoders import neural_vocoder_available
 
     neural = neural_vocoder_available()
     systems.append(VocoderOnly("reference"))

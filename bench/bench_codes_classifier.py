@@ -2,9 +2,8 @@
 
 Speaker identification among the evaluation speakers (and voiced/unvoiced 20 ms frames with
 labels from our pitch tracker on the originals), trained and tested on:
-(a) the quantised latents of mlcodec streams (``codes_of``: ``mlcodec.read_codes`` when the
-    library has it, else the same symbols read through the decoder's payload reader), at 3k and
-    1.5k; (b) the 20 features the decoder reconstructs from those codes (before the vocoder);
+(a) the quantised latents of mlcodec streams (``mlcodec.read_codes``, through ``codes_of``), at
+    3k and 1.5k; (b) the 20 features the decoder reconstructs from those codes (before the vocoder);
 (c) a NumPy log-mel front end (40 bands, 25 ms / 10 ms) of the original waveform.
 Same architecture, seed, crop length and step count for every input. Also reports each input's
 stored size and the time to get it from its file. Results go to docs/benchmarks.md.
@@ -14,63 +13,29 @@ stored size and the time to get it from its file. Results go to docs/benchmarks.
 from __future__ import annotations
 
 # --------------------------------------------------------------------------------------------
-# The one place that gets codes from a stream. Switch here when mlcodec.read_codes lands.
+# The one place that gets codes from a stream (and makes the streams): mlcodec's public API.
 
 
 def codes_of(src):
-    """``Coded(q, levels, frame_rate, nbytes)`` of an mlcodec stream given as a path or bytes.
-
-    ``q``: int32 quantised latents (frames x dims); ``levels``: quantiser level per frame;
-    ``frame_rate``: latents per second; ``nbytes``: the stream's stored size.
-    Uses ``mlcodec.read_codes`` when present, else the decoder's own reader (pipeline.py's
-    ``split_codec_packet`` + payload.py's ``read_payload``, the symbols ``Decoder.decode_features``
-    dequantises).
-    """
-    import io
-
+    """``Coded(q, levels, frame_rate, nbytes)`` of an mlcodec stream given as a path or bytes,
+    through ``mlcodec.read_codes``: ``q`` int32 quantised latents (frames x dims), ``levels`` the
+    quantiser level per frame, ``frame_rate`` latents per second, ``nbytes`` the stored size."""
     import numpy as np
 
     import mlcodec
 
     data = src if isinstance(src, (bytes, bytearray, memoryview)) else open(src, "rb").read()
-    data = bytes(data)
-    read_codes = getattr(mlcodec, "read_codes", None)
-    if read_codes is not None:
-        c = read_codes(data)
-        q = np.asarray(_field(c, "codes", "q", "latents", "values"), dtype=np.int32)
-        lv = np.broadcast_to(np.asarray(_field(c, "levels", "level"), dtype=np.int32), (q.shape[0],))
-        return Coded(q, np.array(lv), float(_field(c, "frame_rate", "rate")), len(data))
-
-    from mlcodec.codec import format as fmt
-    from mlcodec.codec.payload import CodingTables, read_payload
-    from mlcodec.codec.pipeline import split_codec_packet
-    from mlcodec.containers.oggopus import read_ogg_opus
-
-    reader = read_ogg_opus(io.BytesIO(data))
-    info = fmt.parse_stream_tags(reader.tags.comments)
-    model = _model()
-    fmt.check_model(info, model)
-    coding = CodingTables.from_quant_tables(model.quant_tables(info.level))
-    rows = []
-    for p in reader.packets():
-        frame_ms, payload = split_codec_packet(p.data, offset=p.offset)
-        rows.append(read_payload(payload, fmt.latents_per_packet(frame_ms), coding, offset=p.offset))
-    q = np.concatenate(rows).astype(np.int32)
-    return Coded(q, np.full(q.shape[0], info.level, np.int32), 1000.0 / fmt.LATENT_MS, len(data))
+    c = mlcodec.read_codes(bytes(data))
+    return Coded(np.asarray(c.codes, np.int32), np.asarray(c.level, np.int32), float(c.frame_rate), len(data))
 
 
 def encode_file_stats(src, dst, bitrate: str):
-    """Encode audio file ``src`` to stream ``dst``; returns stats with ``payload_bytes``
-    (``mlcodec.encode_file`` when the public API has it, else ``mlcodec.codec.encode_file``)."""
+    """Encode audio file ``src`` to stream ``dst`` (``mlcodec.encode_file``); the stats give
+    ``payload_bytes``."""
     import mlcodec
 
-    enc = getattr(mlcodec, "encode_file", None)
-    if enc is None:
-        from mlcodec.codec import encode_file as enc
-    return enc(str(src), str(dst), bitrate=bitrate)
+    return mlcodec.encode_file(str(src), str(dst), bitrate=bitrate)
 
-
-# --------------------------------------------------------------------------------------------
 
 import argparse  # noqa: E402
 import csv  # noqa: E402
@@ -100,13 +65,6 @@ class Coded:
     levels: np.ndarray     # (frames,) int32
     frame_rate: float      # frames per second
     nbytes: int            # stored stream size
-
-
-def _field(obj, *names):
-    for n in names:
-        if hasattr(obj, n):
-            return getattr(obj, n)
-    raise AttributeError(f"{type(obj).__name__} has none of {names}")
 
 
 _MODEL = None
@@ -284,7 +242,8 @@ def speaker_files(speech: Path, n_eval: int, min_utts: int, max_utts: int):
     in the manifest; up to ``max_utts`` of each (smallest SHA-1 of path first)."""
     rel = {str(p.relative_to(speech)) for p in eval_files(speech, n_eval)}
     rows = list(csv.DictReader(open(speech / "manifest.csv", newline="", encoding="utf-8")))
-    spk = sorted({(r["source"], r["speaker"]) for r in rows if r["path"] in rel and r["speaker"] not in ("", "unknown")})
+    spk = sorted({(r["source"], r["speaker"]) for r in rows
+                  if r["path"] in rel and r["speaker"] not in ("", "unknown")})
     out = {}
     for s in spk:
         files = sorted((r["path"] for r in rows if (r["source"], r["speaker"]) == s
@@ -304,7 +263,7 @@ def split(files: list, test_frac: float = 0.4):
 
 def encoded(path: Path, bitrate: str) -> tuple[Path, int]:
     """(stream, payload bytes) of ``path`` at ``bitrate``: encoded once into the /tmp cache with
-    ``mlcodec.codec.encode_file`` (default 20 ms packets); the payload size is kept beside it."""
+    ``mlcodec.encode_file`` (default 20 ms packets); the payload size is kept beside it."""
     d = CACHE / f"{_model().checksum[:12]}-{bitrate}"
     d.mkdir(parents=True, exist_ok=True)
     out = d / f"{_h(str(path))[:20]}.opus"
@@ -448,11 +407,7 @@ def _acc(r) -> str:
 
 
 def render(keys, info, sid, vuv, vuv_prior, names, n_train, n_test, total_s, flac_Bps, a, times, load) -> str:
-    import mlcodec
-
     wall, cpu = times
-    src = "`mlcodec.read_codes`" if hasattr(mlcodec, "read_codes") else \
-        "the decoder's payload reader (the `codes_of` fallback; `mlcodec.read_codes` was not in this build)"
     head = "| input | dims × frames/s | speaker ID: test accuracy | speaker ID: training (CPU s) |"
     rule = "|---|---|---|---|"
     if vuv:
@@ -471,7 +426,8 @@ def render(keys, info, sid, vuv, vuv_prior, names, n_train, n_test, total_s, fla
             row += f" {_acc(vuv[k])} | {vuv[k]['train_cpu']:.1f} |"
         lines.append(row + f" {size} | {i['get_ms']:.2f} |")
     lines += ["", f"Speaker identification among the {len(names)} speakers of the evaluation subset "
-              f"(`eval_files(n={a.n_eval})`, bench/eval_subset.py) that have ≥ {a.min_utts} utterances of 2–12 s in "
+              f"(`eval_files(n={a.n_eval})`, bench/eval_subset.py) that have ≥ {a.min_utts} utterances of 2–12 s "
+              f"in "
               f"the manifest: the subset itself holds one file per speaker, so these speakers' other files are "
               f"used, up to {a.max_utts} each, split into disjoint train/test files ({n_train} train, {n_test} "
               f"test, {total_s:.0f} s of audio); chance {100 / len(names):.1f} %. Accuracy is over whole test "
@@ -481,16 +437,19 @@ def render(keys, info, sid, vuv, vuv_prior, names, n_train, n_test, total_s, fla
                   f"(pitch correlation ≥ {VOICED_CORR} in both 10 ms frames); codes as they are (one latent per 20 "
                   f"ms), 10 ms inputs as pairs of frames; the majority class is {100 * vuv_prior:.1f} % of test "
                   f"frames. Same convolutions, a 1×1 convolution per frame instead of the pooling."]
-    lines += ["", f"Codes read through {src}. One classifier for every input: inputs standardised per dimension "
-              f"on the training set, two 1-D convolutions (64 channels, kernel 3, ReLU), mean+std pooling over "
+    lines += ["", "Codes read with `mlcodec.read_codes`. One classifier for every input: inputs standardised per "
+              f"dimension on the training set, two 1-D convolutions (64 channels, kernel 3, ReLU), mean+std pooling "
+              f"over "
               f"time and a linear layer; random 1 s crops, batch 32, Adam 3e-3, {a.steps} steps, PyTorch CPU, one "
               f"thread. Stored size: codes = the whole Ogg Opus file of `mlcodec encode` (20 ms packets; the "
               f"range-coded payloads alone in parentheses); decoded features and log-mel = float32 arrays; the "
-              f"FLAC originals take {flac_Bps:.0f} B/s. Time to get the input: codes = read file, parse, "
-              f"range-decode; decoded features = that plus the codec's decoder network; log-mel = read FLAC plus "
+              f"FLAC originals take {flac_Bps:.0f} B/s. Time to get the input: codes = read file + "
+              f"`mlcodec.read_codes` (parse, range-decode); decoded features = that plus the codec's decoder "
+              f"network; log-mel = read FLAC plus "
               f"the NumPy log-mel (40 bands, 25 ms Hann, 10 ms hop). Encoding the streams (once, cached in /tmp) is "
               f"not counted. Times are CPU seconds of the one-thread process (the 2 shared cores were loaded: "
-              f"wall-clock times swing with the other jobs); the whole run took {cpu:.0f} CPU s ({wall:.0f} s wall, load "
+              f"wall-clock times swing with the other jobs); the whole run took {cpu:.0f} CPU s ({wall:.0f} s wall, "
+              f"load "
               f"average {load:.1f} at its end; streams already cached). Command: "
               f"`python bench/bench_codes_classifier.py`.", "", END]
     return "\n".join(lines) + "\n"

@@ -77,7 +77,7 @@ def main() -> int:
     args = ap.parse_args()
     packets = int(args.minutes * 60 * 50)
     exe = Path(sys.executable).parent / "mlcodec"
-    cli = [str(exe)] if exe.exists() else [sys.executable, "-m", "cli.main"]
+    cli = [str(exe)] if exe.exists() else [sys.executable, "-m", "mlcodec_cli.main"]
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "hour.opus"
         t = time.perf_counter()

@@ -82,7 +82,8 @@ def spectrograms(path: Path, name: str, sigs: dict) -> None:
 def codec_table(files, args, pesq, stoi, dnsmos, keys) -> None:
     """Quality through the codec: encode, decode features, synthesize with both vocoders."""
     from mlcodec.codec import format as fmt
-    from mlcodec.codec.pipeline import Decoder, Encoder
+    from mlcodec.codec.decoder import Decoder
+    from mlcodec.codec.encoder import Encoder
 
     print(f"\nEnd to end through the codec ({len(files)} files; decoded features):")
     print("| preset | synthesizer | " + " | ".join(keys) + " |")
@@ -120,7 +121,7 @@ def main() -> int:
     ap.add_argument("--no-dnsmos", action="store_true")
     ap.add_argument("--png", default=None, help="write spectrogram PNGs of two utterances here")
     ap.add_argument("--codec", action="store_true",
-                    help="also run end to end through the codec (mlcodec.codec.pipeline) at every preset")
+                    help="also run end to end through the codec (mlcodec.codec.encoder, decoder) at every preset")
     ap.add_argument("--codec-n", type=int, default=20, help="files for the --codec part")
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")

@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from cli.common import check_std_streams, guarded
+from .common import check_std_streams, guarded
 
 #: Rows per rendered table chunk (tables stream in chunks so huge inputs print as they go).
 _CHUNK = 200

@@ -1,4 +1,5 @@
-"""The ``mlcodec`` command group. Each sub-command lives in its own module of this package.
+"""The ``mlcodec`` command group (package ``mlcodec_cli``, the ``cli/`` folder). Each
+sub-command lives in its own module of this package.
 
 Commands are imported lazily, only when invoked (or listed by ``--help``), so that a quick
 ``inspect-extensions`` does not pay for numpy/numba start-up of the codec commands.
@@ -10,16 +11,29 @@ import sys
 
 import click
 
-from cli.common import EXIT_INTERRUPTED, EXIT_USAGE, _quiet_broken_pipe, error_line, flush_stdout, name_std_streams
+from .common import EXIT_INTERRUPTED, EXIT_USAGE, _quiet_broken_pipe, error_line, flush_stdout, name_std_streams
 from mlcodec import __version__
 
-#: command name -> (module, attribute)
+#: command name -> (module of this package, attribute)
 LAZY_COMMANDS: dict[str, tuple[str, str]] = {
-    "inspect-extensions": ("cli.inspect", "inspect_extensions"),
-    "dump-weights": ("cli.weights", "dump_weights"),
-    "encode": ("cli.codec", "encode"),
-    "decode": ("cli.codec", "decode"),
-    "demo": ("cli.codec", "demo"),
+    "inspect-extensions": (".inspect", "inspect_extensions"),
+    "dump-weights": (".weights", "dump_weights"),
+    "encode": (".codec", "encode"),
+    "decode": (".codec", "decode"),
+    "demo": (".codec", "demo"),
+    "codes": (".codes", "codes"),
+}
+
+#: One-line help shown by ``mlcodec --help`` without importing the command modules (start-up:
+#: issue 14). A command missing here is imported to get its help; tests/test_cli_basic.py
+#: checks that each line matches the command's own docstring.
+SHORT_HELP: dict[str, str] = {
+    "inspect-extensions": "Show every Opus packet of FILE (Ogg Opus, opus_demo .bit, raw) and its extensions.",
+    "dump-weights": "Show the records of a libopus weights blob FILE, or of a shipped model.",
+    "encode": "Encode speech (any format/rate soundfile reads; - = stdin) into an mlcodec .opus file.",
+    "decode": "Decode an mlcodec .opus file (- = stdin) to 16-bit WAV (- = stdout, streamed).",
+    "demo": "Encode and decode the shipped sample with the shipped model into DIR (./mlcodec-demo).",
+    "codes": "Write the quantized latents of an mlcodec stream (- = stdin) for machine learning.",
 }
 
 
@@ -66,11 +80,28 @@ class LazyGroup(click.Group):
         sys.exit(rv if isinstance(rv, int) else 0)
 
     def list_commands(self, ctx):
+        import importlib.util
+
         names = set(super().list_commands(ctx))
-        for name, (mod, attr) in LAZY_COMMANDS.items():
-            if self._load(name) is not None:
+        for name, (mod, _attr) in LAZY_COMMANDS.items():
+            if importlib.util.find_spec((__package__ or "mlcodec_cli") + mod) is not None:
                 names.add(name)
         return sorted(names)
+
+    def format_commands(self, ctx, formatter):
+        """The command list, from :data:`SHORT_HELP` where it can (no command module loaded)."""
+        rows = []
+        for name in self.list_commands(ctx):
+            text = SHORT_HELP.get(name)
+            if text is None:
+                cmd = self.get_command(ctx, name)
+                if cmd is None or cmd.hidden:
+                    continue
+                text = cmd.get_short_help_str(formatter.width - 6 - max(len(n) for n in self.list_commands(ctx)))
+            rows.append((name, text))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
     def get_command(self, ctx, cmd_name):
         cmd = super().get_command(ctx, cmd_name)
@@ -82,6 +113,7 @@ class LazyGroup(click.Group):
         if spec is None:
             return None
         mod, attr = spec
+        mod = (__package__ or "mlcodec_cli") + mod
         try:
             return getattr(importlib.import_module(mod), attr, None)
         except ModuleNotFoundError as exc:  # a command whose module is not installed yet

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from cli.common import guarded
+from .common import guarded
 from mlcodec.errors import WeightsError
 from mlcodec.nn import weights as W
 

@@ -1,12 +1,17 @@
 """mlcodec: machine-learned speech coding in Opus packet extensions.
 
 Data flows one way: containers -> packets -> extensions -> payload -> codec -> audio.
-The library never prints; the ``cli`` package is a thin layer over this public API.
+The library never prints; the ``mlcodec_cli`` package (the ``cli/`` folder) is a thin layer
+over this public API. The API (``mlcodec.encode``, ``decode``, ``read_codes``, ...; see
+docs/api.md) is loaded on first use, so ``import mlcodec`` stays cheap.
 """
-from . import _numba_cache
+__version__ = "0.1.0"
 
-_numba_cache.configure()  # before any kernel module imports numba (read-only installs)
+from . import _numba_cache  # noqa: E402
 
+_numba_cache.configure()  # before any kernel module imports numba (never inside site-packages)
+
+from ._numba_cache import kernels_cached  # noqa: E402,F401
 from .errors import (  # noqa: E402,F401
     AudioError,
     CodecError,
@@ -19,4 +24,20 @@ from .errors import (  # noqa: E402,F401
     WeightsError,
 )
 
-__version__ = "0.1.0"
+#: Names served by :mod:`mlcodec.api`, imported on first access (PEP 562).
+_API = ("encode", "decode", "encode_file", "decode_file", "info", "read_codes", "decode_codes",
+        "FileInfo", "Codes", "StreamInfo", "Encoder", "Decoder", "CodingStats")
+
+
+def __getattr__(name: str):
+    if name in _API:
+        from . import api
+
+        value = getattr(api, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'mlcodec' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_API))

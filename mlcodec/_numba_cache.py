@@ -1,17 +1,21 @@
-"""Where numba keeps the compiled kernels (``@njit(cache=True)``) when the package is read-only.
+"""Where numba keeps the compiled kernels (``@njit(cache=True)``): a per-user directory keyed
+by the mlcodec and numba versions, never inside the installed package.
 
-numba caches next to the source (``__pycache__``), else in the user's ``~/.cache/numba``;
-when neither is writable (a system-wide install run by a user with a read-only or absent
-home) every kernel fails with "cannot cache function ...: no locator available". Before
-numba is first imported, :func:`configure` points ``NUMBA_CACHE_DIR`` at a per-user
-directory in that case. An explicit ``NUMBA_CACHE_DIR`` is always left alone.
+numba's default is ``__pycache__`` beside the source. For an installed package that is
+site-packages, and a leftover ``site-packages/mlcodec/*/__pycache__`` survives
+``pip install -e`` as a namespace package that shadows the editable install (issue 14). So
+before numba is first imported, :func:`configure` points ``NUMBA_CACHE_DIR`` at
+``$XDG_CACHE_HOME/mlcodec/numba/<key>`` (else ``~/.cache/...``, else a per-user temp dir),
+where ``<key>`` names both versions: an upgrade never reads stale kernels. An explicit
+``NUMBA_CACHE_DIR`` is always left alone. The library never prints; :func:`kernels_cached`
+lets a front end say that a first run compiles.
 """
 from __future__ import annotations
 
 import os
 import sys
 import tempfile
-from typing import Callable, MutableMapping
+from typing import Callable, Iterable, MutableMapping
 
 #: Subdirectory of the user's cache directory ($XDG_CACHE_HOME, else ~/.cache).
 CACHE_SUBDIR = os.path.join("mlcodec", "numba")
@@ -32,17 +36,36 @@ def _usable(d: str) -> bool:
     return _writable(d)
 
 
-def package_writable(package_dir: str = PACKAGE_DIR, writable: Callable[[str], bool] = _writable) -> bool:
-    """True if numba can cache beside every module of the package: each source directory's
-    ``__pycache__`` (or the directory itself, where that does not exist yet) is writable."""
-    for dirpath, dirnames, filenames in os.walk(package_dir):
-        dirnames[:] = [d for d in dirnames if d != "__pycache__" and not d.startswith(".")]
-        if not any(f.endswith(".py") for f in filenames):
-            continue
-        cache = os.path.join(dirpath, "__pycache__")
-        if not writable(cache if os.path.isdir(cache) else dirpath):
-            return False
-    return os.path.isdir(package_dir)
+def numba_version() -> str:
+    """numba's version without importing numba (its dist-info beside the package), else "?"."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("numba")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.submodule_search_locations:
+        return "?"
+    site = os.path.dirname(list(spec.submodule_search_locations)[0])
+    try:
+        for n in os.listdir(site):
+            if n.startswith("numba-") and n.endswith((".dist-info", ".egg-info")):
+                return n[len("numba-"):].rsplit(".", 1)[0]
+    except OSError:
+        pass
+    try:  # pragma: no cover - unusual layouts
+        from importlib.metadata import version
+
+        return version("numba")
+    except Exception:  # noqa: BLE001
+        return "?"
+
+
+def cache_key(mlcodec_version: str | None = None, numba: str | None = None) -> str:
+    """``mlcodec-<version>-numba-<version>``: compiled kernels are valid for this pair only."""
+    if mlcodec_version is None:
+        from mlcodec import __version__ as mlcodec_version
+    return f"mlcodec-{mlcodec_version}-numba-{numba or numba_version()}"
 
 
 def user_cache_dirs(environ: "MutableMapping[str, str]") -> list[str]:
@@ -61,24 +84,23 @@ def user_cache_dirs(environ: "MutableMapping[str, str]") -> list[str]:
     return out
 
 
-def choose_cache_dir(environ: "MutableMapping[str, str]", package_dir: str = PACKAGE_DIR, *,
-                     package_ok: Callable[[str], bool] | None = None,
+def choose_cache_dir(environ: "MutableMapping[str, str]", *, key: str | None = None,
                      usable: Callable[[str], bool] | None = None) -> str | None:
-    """The directory to set as ``NUMBA_CACHE_DIR``, or None to leave numba's defaults: when
-    ``NUMBA_CACHE_DIR`` is already set, when the package can hold its own cache, or when no
-    candidate is writable either (numba then reports it as before)."""
+    """The directory to set as ``NUMBA_CACHE_DIR`` (the first usable candidate, keyed), or
+    None: when ``NUMBA_CACHE_DIR`` is already set, or when no candidate is writable (numba
+    then reports it)."""
     if environ.get("NUMBA_CACHE_DIR"):
         return None
-    if (package_ok or package_writable)(package_dir):
-        return None
+    key = key or cache_key()
     for d in user_cache_dirs(environ):
+        d = os.path.join(d, key)
         if (usable or _usable)(d):
             return d
     return None
 
 
 def configure(environ: "MutableMapping[str, str] | None" = None) -> str | None:
-    """Set ``NUMBA_CACHE_DIR`` if needed (see :func:`choose_cache_dir`); returns what was set.
+    """Set ``NUMBA_CACHE_DIR`` (see :func:`choose_cache_dir`); returns what was set.
 
     Called by ``mlcodec/__init__.py`` before any module imports numba. If numba was imported
     already (by the application), its config is updated too; kernels compiled afterwards use it.
@@ -95,3 +117,20 @@ def configure(environ: "MutableMapping[str, str] | None" = None) -> str | None:
     if config is not None and environ is os.environ and not getattr(config, "CACHE_DIR", ""):
         config.CACHE_DIR = d
     return d
+
+
+def kernels_cached(modules: Iterable[str] = (), environ: "MutableMapping[str, str] | None" = None) -> bool:
+    """True when the cache holds compiled kernels: of every module stem in ``modules`` (e.g.
+    ``"features"`` for mlcodec/dsp/features.py), or of any module when none is given. A
+    front end uses it to say that a first run compiles instead of reporting a speed."""
+    environ = os.environ if environ is None else environ
+    d = environ.get("NUMBA_CACHE_DIR", "")
+    if not d or not os.path.isdir(d):
+        return False
+    found: set[str] = set()
+    for _, _, files in os.walk(d):
+        for n in files:
+            if n.endswith(".nbi"):
+                found.add(n.split(".", 1)[0])
+    want = set(modules)
+    return bool(found) and want <= found

@@ -24,7 +24,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from mlcodec.codec.compare import compare_audio, compare_features  # noqa: E402
-from mlcodec.codec.pipeline import decode_stream, encode_stream  # noqa: E402
+from mlcodec.codec.files import decode_stream, encode_stream  # noqa: E402
 
 #: Ogg serial number of every vector stream (fixed, so the streams are reproducible).
 SERIAL = 0x6D6C6376  # "mlcv"

@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 from click.testing import CliRunner
 
-from cli.main import cli
+from mlcodec_cli.main import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "mlcodec" / "samples" / "sample.flac"
@@ -41,7 +41,7 @@ def run(*args):
 
 def mlcodec(*args, input=None):
     """Run the real entry point in a subprocess (pipes, exit codes, stderr)."""
-    return subprocess.run([sys.executable, "-m", "cli.main", *map(str, args)], input=input,
+    return subprocess.run([sys.executable, "-m", "mlcodec_cli.main", *map(str, args)], input=input,
                           capture_output=True, cwd=ROOT)
 
 
@@ -156,7 +156,7 @@ def test_one_clear_error_line(wav, tmp_path, case):
         assert not (tmp_path / "x.wav").exists() and not (tmp_path / "x.opus").exists()
     if case == "mismatch":
         assert "checksum" in lines[0]
-    leftovers = [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]  # mlcodec.fileio temp names
+    leftovers = [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]  # mlcodec.io.atomic temp names
     assert leftovers == []
 
 
@@ -227,3 +227,18 @@ def test_chained_ogg_is_not_silently_cut(wav, tmp_path):
     r = mlcodec("decode", "--model", m, chain, tmp_path / "chain.wav")
     assert r.returncode == 1 and b"chained Ogg" in r.stderr and len(r.stderr.splitlines()) == 1
     assert sf.info(tmp_path / "chain.wav").frames == sf.info(wav).frames
+
+
+def test_first_run_says_it_compiles_instead_of_a_speed(wav, tmp_path, monkeypatch):
+    """Issue 14: the first run (empty kernel cache, as mlcodec.kernels_cached reports it) says
+    "compiling kernels (first run only)…" on stderr and prints no "x real time"."""
+    import mlcodec
+
+    monkeypatch.setattr(mlcodec, "kernels_cached", lambda *a, **k: False)
+    r = CliRunner().invoke(cli, ["encode", str(wav), str(tmp_path / "a.opus")])
+    assert r.exit_code == 0, r.output
+    assert "mlcodec: compiling kernels (first run only)\u2026" in r.stderr
+    assert "real time" not in r.output
+    monkeypatch.setattr(mlcodec, "kernels_cached", lambda *a, **k: True)
+    r = CliRunner().invoke(cli, ["encode", str(wav), str(tmp_path / "b.opus")])
+    assert r.exit_code == 0 and "compiling" not in r.stderr

@@ -20,9 +20,10 @@ import pytest
 import soundfile as sf
 from click.testing import CliRunner
 
-import cli.codec as clicodec
-import cli.common as clicommon
-from cli.main import cli
+import mlcodec_cli.codec as clicodec
+import mlcodec_cli.report as clireport
+import mlcodec_cli.common as clicommon
+from mlcodec_cli.main import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "mlcodec" / "samples" / "sample.flac"
@@ -43,7 +44,7 @@ def run(*args):
 
 def mlcodec(*args, input=None, stdout=subprocess.PIPE, **kw):
     """The real entry point in a subprocess (true fds, exit codes, signals)."""
-    return subprocess.run([sys.executable, "-m", "cli.main", *map(str, args)], input=input, stdout=stdout,
+    return subprocess.run([sys.executable, "-m", "mlcodec_cli.main", *map(str, args)], input=input, stdout=stdout,
                           stderr=subprocess.PIPE, cwd=ROOT, **kw)
 
 
@@ -199,7 +200,7 @@ def test_closed_pipe_is_quiet(opus):
         x, rate = sf.read(opus.parent / "short.wav")
         sf.write(opus.parent / "long.wav", np.tile(x, 4), rate, subtype="PCM_16")
         assert run("encode", opus.parent / "long.wav", long).exit_code == 0
-    p = subprocess.Popen([sys.executable, "-m", "cli.main", "decode", "-r", "48000", str(long), "-"], cwd=ROOT,
+    p = subprocess.Popen([sys.executable, "-m", "mlcodec_cli.main", "decode", "-r", "48000", str(long), "-"], cwd=ROOT,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     p.stdout.read(10)
     p.stdout.close()
@@ -289,13 +290,13 @@ def _stats(duration, seconds, src="a.wav"):
 ])
 def test_speed_is_shown_only_when_it_means_something(duration, seconds, shown):
     for kind in ("encode", "decode"):
-        line = clicodec._summary(kind, _stats(duration, seconds))
+        line = clireport.summary(kind, _stats(duration, seconds))
         assert " 0x real time" not in line
         if shown is None:
             assert "real time" not in line and not line.endswith(", ")
         else:
             assert line.endswith(", " + shown)
-    assert "real time" not in clicodec._summary("encode", _stats(600.0, 2.0, src="-"))  # a pipe's pace
+    assert "real time" not in clireport.summary("encode", _stats(600.0, 2.0, src="-"))  # a pipe's pace
 
 
 # --- sweep: inputs that work ------------------------------------------------------------------
@@ -468,7 +469,7 @@ def test_signal_mid_batch_stops_at_once_and_leaves_no_temp_files(tmp_path, jobs,
         sf.write(p, x, rate, subtype="PCM_16")
         ins.append(p)
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "cli.main", "encode", "-j", str(jobs), "-o", str(out), *map(str, ins)]
+    cmd = [sys.executable, "-m", "mlcodec_cli.main", "encode", "-j", str(jobs), "-o", str(out), *map(str, ins)]
     # SIG_DFL for SIGINT in the child, as in a terminal's foreground job: a test run started in
     # the background of a non-interactive shell inherits SIGINT ignored (Python then installs
     # no KeyboardInterrupt handler, and neither do the workers, by design).
@@ -505,28 +506,22 @@ def test_error_line_format():
     assert clicommon.error_line(err) == "<stdout>: No space left on device"
 
 
-def test_held_stdout_holds_the_header_until_audio_follows():
+def test_encode_to_stdout_writes_nothing_when_it_fails_before_audio():
+    """The library holds the Ogg Opus header pages until an audio page follows (no HeldStdout
+    in the CLI): a WAV stream that turns bad after its header leaves stdout empty."""
     import io
 
+    from mlcodec.codec.encoder import encode_stream
+    from mlcodec.errors import MlcodecError
+
+    def chunks():
+        yield np.zeros(160, np.float32)
+        raise MlcodecError("bad samples")
+
     sink = io.BytesIO()
-    h = clicodec.HeldStdout("decode", sink)
-    h.write(b"R" * 44)
-    h.flush()
-    assert sink.getvalue() == b"" and h.tell() == 44  # a lone WAV header is held back
-    h.write(b"\x01\x02")
-    assert sink.getvalue() == b"R" * 44 + b"\x01\x02"
-    h.seek(4)
-    h.write(b"SIZE")
-    assert sink.getvalue()[4:8] == b"SIZE"  # the WAV sizes can still be patched
-    sink = io.BytesIO()
-    h = clicodec.HeldStdout("encode", sink)
-    h.write(b"OggS head")
-    h.write(b"OggS tags")
-    assert sink.getvalue() == b""  # OpusHead + OpusTags pages held
-    h.write(b"OggS audio")
-    assert sink.getvalue() == b"OggS headOggS tagsOggS audio"
-    sink = io.BytesIO()
-    h = clicodec.HeldStdout("encode", sink)
-    h.write(b"OggS head")
-    h.release()  # success: what is held goes out
-    assert sink.getvalue() == b"OggS head"
+    with pytest.raises(MlcodecError):
+        encode_stream(chunks(), sink)
+    assert sink.getvalue() == b""
+    good = io.BytesIO()
+    encode_stream([np.zeros(16000, np.float32)], good, serial=1)
+    assert good.getvalue().startswith(b"OggS") and good.getvalue().count(b"OggS") >= 3

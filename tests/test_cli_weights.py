@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 from conftest import vector_set
 
-import cli.weights as cliw
-from cli.main import cli
+import mlcodec_cli.weights as cliw
+from mlcodec_cli.main import cli
 from mlcodec.nn import weights as W
 
 

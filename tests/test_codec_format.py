@@ -6,7 +6,7 @@ import pytest
 from mlcodec.bitstream.extensions import ID_DRED, ID_QEXT, extension_name
 from mlcodec.bitstream.packet import packet_extensions, parse_packet
 from mlcodec.codec import format as fmt
-from mlcodec.codec.pipeline import build_codec_packet, split_codec_packet
+from mlcodec.codec.format import build_codec_packet, split_codec_packet
 from mlcodec.errors import CodecError, MlcodecError
 
 

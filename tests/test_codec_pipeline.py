@@ -13,10 +13,13 @@ import soundfile as sf
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from mlcodec.codec import format as fmt
-from mlcodec.codec.pipeline import (
-    Decoder, Encoder, WavWriter, codec_delay, decode_file, decode_stream, encode_file, encode_stream, iter_audio,
-    split_codec_packet,
-)
+from mlcodec.codec.decoder import Decoder
+from mlcodec.codec.encoder import Encoder
+from mlcodec.codec.files import decode_stream, encode_stream
+from mlcodec.codec.format import split_codec_packet
+from mlcodec.codec.vocoders import codec_delay
+from mlcodec.io.transcode import decode_file, encode_file
+from mlcodec.io.wav import WavWriter, iter_audio
 from mlcodec.containers.oggopus import OggOpusWriter, read_ogg_opus
 from mlcodec.errors import CodecError, MlcodecError
 
@@ -144,14 +147,14 @@ def test_vocoder_hook(model, speech):
 
 
 def test_vocoder_by_name(model, speech):
-    from mlcodec.codec.pipeline import default_vocoder, neural_vocoder_available
+    from mlcodec.codec.vocoders import default_vocoder, neural_vocoder_available
     from mlcodec.dsp.synth import ReferenceSynth
 
     data = _encode(model, speech)
     out, _ = _decode(model, data, vocoder="reference")
     assert out.shape == speech.shape
     assert isinstance(default_vocoder("reference"), ReferenceSynth)
-    from mlcodec.codec.pipeline import AUTO_VOCODER, AUTO_VOCODER_BY_PRESET, auto_vocoder
+    from mlcodec.codec.vocoders import AUTO_VOCODER, AUTO_VOCODER_BY_PRESET, auto_vocoder
 
     # auto is the measured better vocoder, possibly per preset (docs/vocoder.md)
     assert isinstance(default_vocoder("auto"), ReferenceSynth) == (auto_vocoder() == "reference")
@@ -478,7 +481,7 @@ def test_decode_empty_says_empty(model, tmp_path):
 
 
 def test_decode_unreadable_file_says_permission_denied(model, tmp_path, monkeypatch):
-    import mlcodec.codec.pipeline as pipeline
+    import mlcodec.io.transcode as pipeline
 
     p = tmp_path / "locked.opus"
     p.write_bytes(b"OggS")

@@ -39,7 +39,7 @@ def test_with_file_sets_only_a_missing_name():
 
 def test_str_matches_the_cli_error_line():
     """The library's own text and the CLI's line (cli/common.error_line) agree for files."""
-    from cli.common import error_line
+    from mlcodec_cli.common import error_line
 
     for file, offset in [("x.wav", 4), ("x.wav", None), (None, 9), (None, None)]:
         err = E.AudioError("r", file=file, offset=offset)

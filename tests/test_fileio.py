@@ -7,7 +7,7 @@ import stat
 import pytest
 
 from mlcodec.errors import OutputError
-from mlcodec.fileio import AtomicOutput, atomic_write, check_overwrite
+from mlcodec.io.atomic import AtomicOutput, atomic_write, check_overwrite
 
 
 def test_commit_replaces_and_abort_keeps_old(tmp_path):

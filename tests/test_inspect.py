@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from cli.main import cli
+from mlcodec_cli.main import cli
 from conftest import ROOT, vector_set
 from mlcodec.bitstream.extensions import Extension
 from mlcodec.bitstream.packet import build_packet
@@ -127,7 +127,7 @@ def test_malformed_packet_gets_error_and_processing_continues(tmp_path):
 
 def _mlcodec(*args, **kw):
     exe = Path(sys.executable).parent / "mlcodec"
-    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "cli.main"]
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "mlcodec_cli.main"]
     return subprocess.run(cmd + ["inspect-extensions", *args], capture_output=True, timeout=120, **kw)
 
 
@@ -227,7 +227,7 @@ def test_multistream_ogg_reports_each_stream(tmp_path):
 
 
 def test_fast_json_lines_equal_json_dumps():
-    from cli.inspect import json_line
+    from mlcodec_cli.inspect import json_line
 
     srcs = [SAMPLE] + FILES[:3] + [io.BytesIO(_multistream_ogg())]
     for src in srcs:

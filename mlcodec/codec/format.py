@@ -1,4 +1,7 @@
-"""The mlcodec stream format: constants, packet shape and the OpusTags model binding.
+"""The mlcodec stream format: constants, presets, rates, packet shape and the OpusTags binding.
+
+The sole owner of the bit-rate presets, quantizer-level lookup, packet durations and output
+rates: the CLI's choices, the encoder and the model all read them from here.
 
 A stream is an Ogg Opus file (RFC 7845, specs 04) whose audio packets are valid RFC 6716
 packets (specs 01) made of one zero-length SILK wide-band frame; the codec's data rides in
@@ -40,9 +43,12 @@ DEFAULT_FRAME_MS = 20
 TOC_CONFIG = {20: 9, 40: 10, 60: 11}
 _CONFIG_MS = {v: k for k, v in TOC_CONFIG.items()}
 
-#: Bit-rate presets accepted by ``--bitrate`` (mapped to quantizer levels by the model).
+#: Bit-rate presets, in the order of the model blob's ``codec_presets`` record (each model maps
+#: them to its quantizer levels; :func:`preset_level`).
 BITRATE_PRESETS = ("1.5k", "3k", "6k")
 DEFAULT_BITRATE = "3k"
+#: Output sample rates the decoder offers (the codec's own rate, and 48 kHz through soxr).
+OUTPUT_RATES = (16000, 48000)
 
 #: OpusTags entries (RFC 7845 §5.2, specs 04 §4) that bind a stream to its model and settings.
 TAG_ENCODER = "ENCODER"
@@ -53,6 +59,26 @@ TAG_LEVEL = "MLCODEC_LEVEL"
 TAG_BITRATE = "MLCODEC_BITRATE"
 TAG_FRAME_MS = "MLCODEC_FRAME_MS"
 TAG_DELAY = "MLCODEC_DELAY"
+
+
+def preset_level(presets: Mapping[str, int], preset: str) -> int:
+    """The quantizer level a model's ``presets`` map gives bit-rate ``preset``; CodecError
+    naming the known presets otherwise (the one preset->level lookup)."""
+    try:
+        return int(presets[preset])
+    except (KeyError, TypeError):
+        raise CodecError(f"unknown bit-rate preset {preset!r} (choose {', '.join(presets) or 'none'})") from None
+
+
+def check_output_rate(rate: int) -> int:
+    """``rate`` as an int when the decoder offers it (:data:`OUTPUT_RATES`); CodecError otherwise."""
+    try:
+        r = int(rate)
+    except (TypeError, ValueError):
+        r = None
+    if r not in OUTPUT_RATES:
+        raise CodecError(f"unsupported output rate {rate} (choose {' or '.join(map(str, OUTPUT_RATES))})")
+    return r
 
 
 def toc_config(frame_ms: int) -> int:
@@ -183,3 +209,39 @@ def check_model(info: StreamInfo, model) -> None:
         )
     if info.level >= int(getattr(model, "nb_levels", info.level + 1)):
         raise CodecError(f"stream uses quantizer level {info.level}, the model has only {model.nb_levels}")
+
+
+# --- packets (docs/format.md s3) --------------------------------------------------------------
+
+
+def build_codec_packet(payload: bytes, frame_ms: int) -> bytes:
+    """An RFC 6716 code-3 packet of one zero-length SILK WB frame carrying ``payload`` in
+    extension :data:`EXTENSION_ID` of frame 0 (docs/format.md s3)."""
+    from mlcodec.bitstream.extensions import Extension
+    from mlcodec.bitstream.packet import build_packet
+
+    return build_packet(toc_config(frame_ms), [b""], extensions=[Extension(0, EXTENSION_ID, bytes(payload))],
+                        force_code3=True)
+
+
+def split_codec_packet(data: bytes, *, offset: int | None = None) -> tuple[int, bytes]:
+    """(frame_ms, payload) of an mlcodec packet; CodecError if it is not one."""
+    from mlcodec.bitstream.packet import packet_extensions, parse_packet
+    from mlcodec.errors import MlcodecError
+
+    try:
+        pkt = parse_packet(bytes(data))
+        exts = packet_extensions(pkt)
+    except MlcodecError as exc:
+        raise CodecError(f"bad Opus packet: {exc.reason}", offset=offset) from None
+    toc = data[0]
+    config = toc >> 3
+    frame_ms = _CONFIG_MS.get(config)
+    nframes = len(getattr(pkt, "frames", [b""]))
+    if frame_ms is None or nframes != 1:
+        raise CodecError(f"Opus packet with TOC 0x{toc:02x} ({nframes} frames) is not an mlcodec packet",
+                         offset=offset)
+    for e in exts:
+        if e.id == EXTENSION_ID and e.frame == 0:
+            return frame_ms, bytes(e.data)
+    raise CodecError(f"packet carries no mlcodec payload (extension {EXTENSION_ID})", offset=offset)

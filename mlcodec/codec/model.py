@@ -50,6 +50,7 @@ from importlib import resources
 import numpy as np
 
 from mlcodec.errors import CodecError, WeightsError
+from mlcodec.codec.format import BITRATE_PRESETS, preset_level
 from mlcodec.nn.layers import GRU, Conv1d, LinearLayer, Scratch, compute_dense, linear_init
 from mlcodec.nn.weights import WeightSet, read_weights, weights_checksum
 
@@ -61,8 +62,8 @@ NB_FEATURES = 20
 CODEC_BLOB_VERSION = 1
 #: The shipped model (package resource).
 DEFAULT_MODEL = "codec_v1.bin"
-#: Preset names in ``codec_presets`` order.
-PRESET_NAMES = ("1.5k", "3k", "6k")
+#: Preset names in ``codec_presets`` order (owned by mlcodec.codec.format).
+PRESET_NAMES = BITRATE_PRESETS
 
 
 # --- quantizer tables (specs 05 s5) -----------------------------------------------------------
@@ -383,10 +384,7 @@ class CodecModel:
         return QuantTables(lv, **t)
 
     def level_for_bitrate(self, preset: str) -> int:
-        try:
-            return self.PRESETS[preset]
-        except KeyError:
-            raise CodecError(f"unknown bitrate preset {preset!r} (known: {', '.join(self.PRESETS)})") from None
+        return preset_level(self.PRESETS, preset)
 
     def __repr__(self) -> str:
         return f"CodecModel({self.name!r}, latent_dim={self.latent_dim}, levels={self.nb_levels}, " \

@@ -15,7 +15,7 @@ import soundfile as sf
 import soxr
 
 from mlcodec.errors import AudioError
-from mlcodec.fileio import atomic_write
+from mlcodec.io.atomic import atomic_write
 
 #: The codec's sample rate (specs 07 s1).
 SAMPLE_RATE = 16000
@@ -96,7 +96,16 @@ def read_audio(source: str | os.PathLike | BinaryIO, *, file: str | None = None)
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         reason = re.sub(r"^Error opening .*?: ", "", reason)  # libsndfile repeats the (internal) name
         raise AudioError(f"unreadable audio ({reason})", file=name) from None
-    if x.shape[1] == 0 or x.shape[0] == 0:
+    return prepare_audio(x, rate, file=name)
+
+
+def prepare_audio(x: np.ndarray, rate: int, *, file: str | None = None) -> np.ndarray:
+    """Float audio in [-1, 1] (frames, or frames x channels) at any ``rate`` -> 16 kHz mono
+    float32 in int16 units, as the encoder wants it: channels mixed, soxr resampled."""
+    x = np.asarray(x, dtype=np.float64)
+    x = x.reshape(-1, 1) if x.ndim == 1 else x
+    name = file
+    if x.ndim != 2 or x.shape[1] == 0 or x.shape[0] == 0:
         raise AudioError("audio has no samples", file=name)
     if not np.all(np.isfinite(x)):
         raise AudioError("audio contains non-finite samples", file=name)

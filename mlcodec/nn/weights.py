@@ -25,7 +25,7 @@ from typing import NamedTuple
 import numpy as np
 
 from mlcodec.errors import WeightsError
-from mlcodec.fileio import atomic_write
+from mlcodec.io.atomic import atomic_write
 
 # --- format constants (specs 06 s1.1) ---------------------------------------------------
 

@@ -378,7 +378,7 @@ class NeuralVocoder:
     (all state carries over between calls). ``fixed_point=True`` runs the int8 matrices.
     """
 
-    #: Output lag in samples relative to the analysed input (read by mlcodec.codec.pipeline).
+    #: Output lag in samples relative to the analysed input (read by mlcodec.codec.vocoders).
     delay = SYNTH_DELAY
 
     def __init__(self, model: VocoderModel, postfilter=None):

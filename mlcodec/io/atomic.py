@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sys
 import tempfile
 from typing import BinaryIO, Iterator
 
@@ -39,7 +38,9 @@ class AtomicOutput:
         if not isinstance(path, (str, os.PathLike)):
             self.path, self._f = None, path
         elif os.fspath(path) == "-":
-            self.path, self._f = "-", sys.stdout.buffer
+            from mlcodec.io.stdio import stdout
+
+            self.path, self._f = "-", stdout()
         else:
             given = self._given = os.fspath(path)
             # Write *through* a symlink (replace its target, not the link) ...
@@ -156,10 +157,10 @@ def atomic_write(path: "str | os.PathLike | BinaryIO", *, suffix: str = "") -> I
         yield out.f
 
 
-def check_overwrite(src: str, dst: str, magic: tuple[bytes, ...], kind: str) -> None:
+def check_overwrite(src: str, dst: str, magic: tuple[bytes, ...], kind: str, hint: str = "") -> None:
     """Refuse outputs that would destroy data: the input itself, or an existing non-empty file
     that is not already of the output's kind (``magic`` prefixes), e.g. a forgotten ``-o DIR``
-    that would turn the second input WAV into an Opus file."""
+    that would turn the second input WAV into an Opus file. ``hint`` is added in brackets."""
     if dst == "-" or not os.path.isfile(dst):
         return
     if src != "-" and os.path.exists(src) and os.path.samefile(src, dst):
@@ -169,5 +170,5 @@ def check_overwrite(src: str, dst: str, magic: tuple[bytes, ...], kind: str) -> 
     with open(dst, "rb") as f:
         head = f.read(max(len(m) for m in magic))
     if not any(head.startswith(m) for m in magic):
-        raise OutputError(f"refusing to overwrite an existing file that is not {kind} "
-                          "(several inputs? use -o DIR)", file=dst)
+        raise OutputError(f"refusing to overwrite an existing file that is not {kind}"
+                          + (f" ({hint})" if hint else ""), file=dst)

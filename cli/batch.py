@@ -1,0 +1,133 @@
+"""A generic batch runner: one task per (input, output) pair, in this process or a process pool.
+
+Ctrl-C/SIGTERM mid-batch stop at once: queued inputs are cancelled, running workers stop at
+their next safe point (the task's progress callback) so their atomic outputs remove their temp
+files, and leftover temp files beside unfinished outputs are removed.
+"""
+from __future__ import annotations
+
+import os
+import signal
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from typing import Callable, Iterable
+
+from .common import Terminated
+
+#: ``task(src, dst, progress) -> (result or None, error line or None)``; must be picklable
+#: (a module-level function or a functools.partial of one) to run in the pool.
+Task = Callable[..., tuple]
+
+#: In a pool worker: True while an input is being coded (a signal then aborts it).
+_busy = False
+#: In a pool worker: the stop signal received while busy, acted on at the next safe point.
+_stop_signal = 0
+
+
+def _pool_signal(signum, frame):  # noqa: ARG001
+    global _stop_signal
+    if _busy:
+        # Not raised here: an exception thrown into native code (soxr's nanobind bindings)
+        # aborts the process. The coding loop's progress callback raises it (_pool_check).
+        _stop_signal = signum
+        return
+    os._exit(128 + signum)  # idle: nothing to clean up
+
+
+def _pool_check(*_args) -> None:
+    """Progress callback of pool workers: a safe point to stop at between chunks/packets;
+    the exception unwinds through the atomic output, which removes its temp file."""
+    if _stop_signal:
+        raise Terminated() if _stop_signal == signal.SIGTERM else KeyboardInterrupt()
+
+
+def _pool_init() -> None:
+    """Pool worker start-up: SIGTERM/SIGINT stop the current input cleanly, then the process.
+
+    A SIGINT that the main process ignores (a background job of a non-interactive shell) stays
+    ignored in the workers too, so that Ctrl-C never stops the workers behind its back."""
+    signal.signal(signal.SIGTERM, _pool_signal)
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        signal.signal(signal.SIGINT, _pool_signal)
+
+
+def _pool_worker(task: Task, src: str, dst: str):
+    """Process-pool entry around ``task``; an interrupted worker exits at once (its temp
+    output already removed), leaving the report to the main process."""
+    global _busy
+    _busy = True
+    try:
+        _pool_check()
+        return task(src, dst, _pool_check)
+    except KeyboardInterrupt as exc:
+        os._exit(143 if isinstance(exc, Terminated) else 130)
+    finally:
+        _busy = False
+
+
+def _stop_pool(pool: ProcessPoolExecutor) -> None:
+    """Cancel queued inputs, stop the running ones (each removes its temp output) and wait
+    for the workers, so that nothing is left behind."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in procs:
+        if p.is_alive():
+            p.terminate()
+    for p in procs:
+        p.join(10)
+        if p.is_alive():  # pragma: no cover - a worker stuck in native code
+            p.kill()
+            p.join(1)
+
+
+def remove_temp_outputs(dsts: Iterable[str]) -> None:
+    """Remove temp files (``.NAME.XXXX.SUFFIX.tmp``, mlcodec.io.atomic) still beside outputs
+    that were being written: a signal landing inside an atomic commit (fsync, rename) or a
+    worker killed after the grace period can leave one behind."""
+    import glob
+
+    for dst in dsts:
+        if dst == "-":
+            continue
+        d, name = os.path.split(os.path.realpath(dst))
+        for tmp in glob.glob(os.path.join(glob.escape(d), f".{glob.escape(name)}.*.tmp")):
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+
+
+def run_batch(task: Task, pairs: list[tuple[str, str]], jobs: int,
+              on_result: Callable[[object, str | None, str], None], advance: Callable[[], None] | None = None) -> None:
+    """Run ``task`` on every pair (``jobs`` worker processes when > 1), calling
+    ``on_result(result, error, dst)`` as each finishes, in completion order."""
+    finished: set[str] = set()
+
+    def done(res, dst):
+        finished.add(dst)
+        on_result(res[0], res[1], dst)
+        if advance:
+            advance()
+
+    try:
+        if jobs <= 1 or len(pairs) == 1:
+            for src, dst in pairs:
+                done(task(src, dst, None), dst)
+            return
+        pool = ProcessPoolExecutor(max_workers=min(jobs, len(pairs)), initializer=_pool_init)
+        try:
+            futs = {pool.submit(_pool_worker, task, src, dst): (src, dst) for src, dst in pairs}
+            for fut in as_completed(futs):
+                src, dst = futs[fut]
+                try:
+                    res = fut.result()
+                except BrokenProcessPool:  # a worker was killed (out of memory, kill -9)
+                    res = (None, f"{src}: worker process ended unexpectedly; output not written")
+                done(res, dst)
+        except BaseException:
+            _stop_pool(pool)
+            raise
+        pool.shutdown()
+    except KeyboardInterrupt:
+        remove_temp_outputs(dst for _, dst in pairs if dst not in finished)
+        raise

@@ -1,0 +1,61 @@
+"""What ``mlcodec encode`` and ``mlcodec decode`` were asked to do, as picklable dataclasses
+(batch workers receive them), each knowing how to run one input through the library."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+_MODELS: dict = {}
+
+
+def load_model(path: str | None):
+    """Load a model once per process (the shipped one when ``path`` is None)."""
+    if path not in _MODELS:
+        from mlcodec.codec.model import load_model as _load
+
+        _MODELS[path] = _load(path)
+    return _MODELS[path]
+
+
+@dataclass(frozen=True)
+class EncodeOptions:
+    bitrate: str = "3k"
+    frame_ms: int = 20
+    model: str | None = None
+    fixed_point: bool = True
+    serial: int | None = None
+
+    kind = "encode"
+    suffix = ".opus"
+    #: Existing outputs that may be overwritten start with one of these (else refused).
+    magic = (b"OggS",)
+    output_kind = "an Ogg file"
+    #: Source stems of the numba kernels this command compiles (mlcodec.kernels_cached).
+    kernels = ("features", "kernels")
+    stdout_what = "an Ogg Opus stream"
+
+    def run(self, src, dst, progress=None):
+        from mlcodec.io.transcode import encode_file
+
+        return encode_file(src, dst, model=load_model(self.model), bitrate=self.bitrate, frame_ms=self.frame_ms,
+                           fixed_point=self.fixed_point, serial=self.serial, progress=progress)
+
+
+@dataclass(frozen=True)
+class DecodeOptions:
+    rate: int = 16000
+    model: str | None = None
+    fixed_point: bool = True
+    vocoder: str = "auto"
+
+    kind = "decode"
+    suffix = ".wav"
+    magic = (b"RIFF", b"RF64")
+    output_kind = "a WAV file"
+    kernels = ("kernels",)
+    stdout_what = "WAV audio"
+
+    def run(self, src, dst, progress=None):
+        from mlcodec.io.transcode import decode_file
+
+        return decode_file(src, dst, rate=self.rate, model=load_model(self.model), fixed_point=self.fixed_point,
+                           vocoder=self.vocoder, progress=progress)

@@ -1,0 +1,39 @@
+"""What the codec commands print: one summary line per file, a batch total, the speed."""
+from __future__ import annotations
+
+from .common import STDOUT_NAME, display_name
+
+#: Shortest run whose coding speed is printed: a run's fixed start-up (model and kernel
+#: loading) dominates shorter ones, so "N x real time" would say nothing about the codec.
+MIN_TIMED_SECONDS = 1.0
+
+
+def speed(st, compiled: bool = False) -> str:
+    """``", 42x real time"`` with two significant digits, or "" when the run is too short to
+    time, reads stdin (its pace is then the producer's) or compiled the kernels first."""
+    if compiled or st.seconds < MIN_TIMED_SECONDS or st.input == "-":
+        return ""
+    s = st.duration / st.seconds
+    text = f"{s:.0f}" if s >= 10 else f"{s:.2g}"
+    return f", {text}x real time"
+
+
+def summary(kind: str, st, compiled: bool = False) -> str:
+    """The line printed after one encode or decode."""
+    src, dst = display_name(st.input), display_name(st.output, STDOUT_NAME)
+    if kind == "encode":
+        return (f"{src} -> {dst}: {st.duration:.2f} s, preset {st.bitrate}, "
+                f"{st.frame_ms} ms packets: payload {st.payload_kbps:.2f} kb/s, "
+                f"whole file {st.file_kbps:.2f} kb/s ({st.file_bytes} bytes){speed(st, compiled)}")
+    return (f"{src} -> {dst}: {st.duration:.2f} s decoded; stream preset {st.bitrate or '?'}: "
+            f"payload {st.payload_kbps:.2f} kb/s, whole file {st.file_kbps:.2f} kb/s{speed(st, compiled)}")
+
+
+def total(stats) -> str | None:
+    """The batch total line (None for fewer than two files)."""
+    if len(stats) < 2:
+        return None
+    dur = sum(s.duration for s in stats)
+    pay = sum(s.payload_bytes for s in stats) * 8 / dur / 1000 if dur else 0
+    whole = sum(s.file_bytes for s in stats) * 8 / dur / 1000 if dur else 0
+    return f"total: {len(stats)} files, {dur:.2f} s: payload {pay:.2f} kb/s, whole file {whole:.2f} kb/s"
