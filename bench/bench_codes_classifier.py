@@ -396,7 +396,7 @@ def main(argv=None) -> int:
         print(f"  {k:24s} {info[k]['Bps']:.0f} B/s stored, get {info[k]['get_ms']:.2f} ms per s of audio")
     if not a.no_write:
         section = render(keys, info, sid, vuv_res, vuv_prior, names, n_train, n_test, total_s, flac_Bps, a,
-                         (wall, cpu), load)
+                         (wall, cpu, t_enc), load)
         write_section(Path(a.out), BEGIN, END, section, "# Benchmarks\n")
         print(f"# wrote {a.out}")
     return 0
@@ -407,7 +407,7 @@ def _acc(r) -> str:
 
 
 def render(keys, info, sid, vuv, vuv_prior, names, n_train, n_test, total_s, flac_Bps, a, times, load) -> str:
-    wall, cpu = times
+    wall, cpu, t_enc = times
     head = "| input | dims × frames/s | speaker ID: test accuracy | speaker ID: training (CPU s) |"
     rule = "|---|---|---|---|"
     if vuv:
@@ -446,11 +446,11 @@ def render(keys, info, sid, vuv, vuv_prior, names, n_train, n_test, total_s, fla
               f"FLAC originals take {flac_Bps:.0f} B/s. Time to get the input: codes = read file + "
               f"`mlcodec.read_codes` (parse, range-decode); decoded features = that plus the codec's decoder "
               f"network; log-mel = read FLAC plus "
-              f"the NumPy log-mel (40 bands, 25 ms Hann, 10 ms hop). Encoding the streams (once, cached in /tmp) is "
-              f"not counted. Times are CPU seconds of the one-thread process (the 2 shared cores were loaded: "
+              f"the NumPy log-mel (40 bands, 25 ms Hann, 10 ms hop). Encoding the streams (once, cached in /tmp; "
+              f"{t_enc:.0f} s wall in this run) is not in the times to get the input. Times are CPU seconds of the one-thread process (the 2 shared cores were loaded: "
               f"wall-clock times swing with the other jobs); the whole run took {cpu:.0f} CPU s ({wall:.0f} s wall, "
               f"load "
-              f"average {load:.1f} at its end; streams already cached). Command: "
+              f"average {load:.1f} at its end). Command: "
               f"`python bench/bench_codes_classifier.py`.", "", END]
     return "\n".join(lines) + "\n"
 
