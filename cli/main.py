@@ -22,6 +22,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "decode": (".codec", "decode"),
     "demo": (".codec", "demo"),
     "codes": (".codes", "codes"),
+    "models": (".models", "models"),
 }
 
 #: One-line help shown by ``mlcodec --help`` without importing the command modules (start-up:
@@ -34,6 +35,7 @@ SHORT_HELP: dict[str, str] = {
     "decode": "Decode an mlcodec .opus file (- = stdin) to 16-bit WAV (- = stdout, streamed).",
     "demo": "Encode and decode the shipped sample with the shipped model into DIR (./mlcodec-demo).",
     "codes": "Write the quantized latents of an mlcodec stream (- = stdin) for machine learning.",
+    "models": "Install, list and locate third-party models (libopus's PitchDNN, FARGAN, DRED, PLC, OSCE).",
 }
 
 

@@ -32,6 +32,12 @@ def _models():
         pass
     else:
         register_codec_model()
+    try:  # libopus's models, when the user has installed them ('mlcodec models install')
+        from mlcodec.libopus.specs import register_installed
+    except ImportError:
+        pass
+    else:
+        register_installed()
     return models
 
 
@@ -42,11 +48,27 @@ def _layer_shapes(ws, notes: list[str]) -> dict[str, str]:
     if describe is None:
         return {}
     try:
-        shapes = describe(ws) or {}
+        only = _binding_models(models, ws)
+        shapes = (describe(ws) if only is None else describe(ws, only)) or {}
         return {str(k): str(v) for k, v in dict(shapes).items()}
     except Exception as exc:  # degrade: the table is still useful without shapes
         notes.append(f"layer shapes unavailable: {type(exc).__name__}: {exc}")
         return {}
+
+
+def _binding_models(models, ws):
+    """The known models that bind to ``ws`` completely, or None (all of them) when none does:
+    libopus's RDOVAE and our codec share record names, so a partial match must not label a blob."""
+    known = getattr(models, "KNOWN_MODELS", None)
+    verify = getattr(models, "verify", None)
+    spec_type = getattr(models, "ModelSpec", None)
+    if not known or verify is None or spec_type is None:
+        return None
+    specs = [name for name, spec in list(known.items()) if isinstance(spec, spec_type)]
+    if len(specs) < 2:
+        return None
+    names = [name for name in specs if not verify(ws, name)]
+    return names or None
 
 
 def _verify(ws, model: str) -> list[str]:
@@ -247,8 +269,19 @@ def _diff_table(diffs, a, b):
 DEFAULT_SHIPPED = "codec"
 
 
+#: ``dump-weights libopus:fargan``: a model installed by ``mlcodec models install``.
+LIBOPUS_PREFIX = "libopus"
+
+
 def _resolve_file(file: str | None) -> str:
-    """A path, or the name of a shipped model (``codec``, ``vocoder``, or a blob's stem)."""
+    """A path, ``libopus[:MODEL]`` (the installed libopus models), or the name of a shipped
+    model (``codec``, ``vocoder``, or a blob's stem)."""
+    if file is not None and not os.path.exists(file):
+        family, sep, model = file.partition(":")
+        if family == LIBOPUS_PREFIX:
+            from mlcodec.libopus import store
+
+            return str(store.blob_path(model if sep and model else "all"))
     if file is not None and (os.path.exists(file) or os.sep in file or file.endswith(".bin")):
         return file
     shipped = W.shipped_weights()
@@ -271,7 +304,7 @@ def _resolve_file(file: str | None) -> str:
 
 
 @click.command("dump-weights")
-@click.argument("file", required=False, metavar="[FILE|codec|vocoder]")
+@click.argument("file", required=False, metavar="[FILE|codec|vocoder|libopus:MODEL]")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document (schema in docs/weights.md).")
 @click.option("--export", "export", type=click.Path(dir_okay=False), metavar="OUT.npz", help="Save every array to this .npz file.")
 @click.option("--diff", "other", type=click.Path(dir_okay=False), metavar="OTHER.bin", help="Compare with another blob, record by record.")
@@ -281,8 +314,10 @@ def _resolve_file(file: str | None) -> str:
 @click.option("--lenient", is_flag=True, help="Accept what libopus accepts (bad magic, duplicates, odd block sizes).")
 @guarded
 def dump_weights(file, as_json, export, other, model, lenient):
-    """Show the records of a libopus weights blob FILE, or of a shipped model named
-    'codec' (the default) or 'vocoder'.
+    """Show the records of a libopus weights blob FILE, of a shipped model named
+    'codec' (the default) or 'vocoder', or of an installed libopus model named
+    libopus:MODEL (pitchdnn, fargan, plcmodel, rdovaeenc, rdovaedec, lace, nolace,
+    bbwenet, lossgen; 'libopus' alone: the combined blob).
 
     Prints a table of records with per-array statistics; --diff, --verify and --export
     replace the table with their own output. Exit status 1 on a corrupt blob or a failed
