@@ -31,9 +31,9 @@ def _tiny_run(seed: int, steps: int = 5, arch: PLCArch = TINY):
 
 
 def test_seeded_plc_training_is_bit_identical():
-    a = weights_to_bytes(plc_records(_tiny_run(7)[0]))
-    assert a == weights_to_bytes(plc_records(_tiny_run(7)[0]))
-    assert a != weights_to_bytes(plc_records(_tiny_run(8)[0]))
+    a = weights_to_bytes(plc_records(_tiny_run(7, steps=3)[0]))
+    assert a == weights_to_bytes(plc_records(_tiny_run(7, steps=3)[0]))
+    assert a != weights_to_bytes(plc_records(_tiny_run(8, steps=3)[0]))
 
 
 def test_export_matches_torch_model_on_int8_core():

@@ -1,6 +1,6 @@
 """Export a trained PLC checkpoint to a weights blob (libopus record format, specs 06).
 
-    python -m train.plc.export --ckpt /work/cache/plc/run1/ckpt.pt --out mlcodec/models/plc_v1.bin
+    python -m train.plc.export --ckpt /work/cache/plc/run2/ckpt.pt --out mlcodec/models/plc_v1.bin
 
 The feature normalisation is folded into the float dense layers: ``plc_dense_in`` reads
 raw ``[features * m, m]`` (the mean term moves into the flag column, so a lost frame's

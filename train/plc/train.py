@@ -1,7 +1,7 @@
 """Seeded, resumable training of the neural PLC predictor (CPU; docs/loss.md "Training").
 
-    python -m train.plc.train --out /work/cache/plc/run1 --steps 3000
-    python -m train.plc.export --ckpt /work/cache/plc/run1/ckpt.pt --out mlcodec/models/plc_v1.bin
+    python -m train.plc.train --out /work/cache/plc/run2 --steps 700 --batch 64 --seed 1 --time-budget 1150
+    python -m train.plc.export --ckpt /work/cache/plc/run2/ckpt.pt --out mlcodec/models/plc_v1.bin
 
 Batches are random 2 s windows of the training speakers' decoded features
 (train/plc/data.py). Each window gets a loss pattern of 20 ms packets from
@@ -33,8 +33,8 @@ WARMUP_FRAMES = 20
 class PLCTrainConfig:
     seed: int = 1
     seq: int = 200            # frames per window (2 s)
-    batch: int = 32
-    steps: int = 3000
+    batch: int = 64
+    steps: int = 700
     lr: float = 3e-3
     lr_final: float = 1e-4    # cosine decay to this
     received_weight: float = 0.2
