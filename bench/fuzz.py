@@ -113,11 +113,17 @@ def save_finding(target: str, seed: int, index: int, data: bytes, what: str, cor
 
 
 def run_parser_target(target: str, n: int, seed: int, *, start: int = 0, trace_sample: int = 2000,
-                      corpus: Path = CORPUS, progress_s: float = 30.0, log=None) -> dict:
-    """Run inputs [start, start+n) of a parser target in this process; return its figures."""
+                      corpus: Path = CORPUS, progress_s: float = 30.0, log=None, exit_on_hang: bool = False) -> dict:
+    """Run inputs [start, start+n) of a parser target in this process; return its figures.
+
+    An input still running after PARSER_HANG_S is kept in the corpus and counted as a hang; the
+    worker process then exits (``exit_on_hang``), else the main thread is interrupted and the
+    run goes on (what the in-process smoke test wants)."""
+    import _thread
     import threading
     import tracemalloc
     import traceback
+    import warnings
 
     import fuzz_targets as T
 
@@ -125,12 +131,7 @@ def run_parser_target(target: str, n: int, seed: int, *, start: int = 0, trace_s
     t_setup = time.perf_counter()
     tgt = T.make_target(target, api)
     gen = T.InputGen(tgt, seed)
-    for i in range(min(50, n)):  # warm caches/imports before the memory baseline
-        try:
-            tgt.run(gen.make(start + i))
-        except Exception:  # noqa: BLE001 - counted properly below
-            pass
-    base = rss_mb()
+    base = None
     setup_s = time.perf_counter() - t_setup
     state = {"i": None, "t": 0.0}
     hang: dict = {}
@@ -143,13 +144,16 @@ def run_parser_target(target: str, n: int, seed: int, *, start: int = 0, trace_s
                 hang.update(index=i, seconds=time.perf_counter() - t)
                 data = gen.make(i)
                 save_finding(target, seed, i, data, f"hang: > {PARSER_HANG_S} s", corpus)
-                print(json.dumps({"target": target, "hang": hang}), flush=True)
-                os._exit(3)
+                if exit_on_hang:
+                    print(json.dumps({"target": target, "hang": hang}), flush=True)
+                    os._exit(3)
+                state["i"] = None
+                _thread.interrupt_main()
 
     threading.Thread(target=watchdog, daemon=True).start()
     unexpected: dict[str, int] = {}
     findings: list[dict] = []
-    accepted = rejected = 0
+    accepted = rejected = hangs = 0
     max_s = 0.0
     traced_peak = 0
     rss_marks = []
@@ -159,6 +163,10 @@ def run_parser_target(target: str, n: int, seed: int, *, start: int = 0, trace_s
     if ntrace:
         tracemalloc.start()
     perf = time.perf_counter
+    # A warning would reach the user's stderr beside the one error line: count it as a finding.
+    wctx = warnings.catch_warnings()
+    wctx.__enter__()
+    warnings.simplefilter("error")
     for k in range(n):
         i = start + k
         data = gen.make(i)
@@ -176,6 +184,11 @@ def run_parser_target(target: str, n: int, seed: int, *, start: int = 0, trace_s
                 unexpected[kind] = unexpected.get(kind, 0) + 1
                 if len(findings) < 20:
                     findings.append({"index": i, "kind": kind, "message": str(exc)[:300]})
+        except KeyboardInterrupt:
+            if hang.get("index") != i:
+                raise
+            hangs += 1
+            hang.pop("index")
         except Exception as exc:  # noqa: BLE001 - the point of the campaign
             kind = f"{type(exc).__name__}"
             unexpected[kind] = unexpected.get(kind, 0) + 1
@@ -185,6 +198,8 @@ def run_parser_target(target: str, n: int, seed: int, *, start: int = 0, trace_s
                 findings.append({"index": i, "kind": kind, "message": str(exc)[:300], "file": str(path)})
         dt = perf() - ts
         state["i"] = None
+        if k == min(49, n - 1):  # memory baseline once imports and caches are warm
+            base = rss_mb()
         if dt > max_s:
             max_s = dt
         if k < ntrace:
@@ -200,11 +215,12 @@ def run_parser_target(target: str, n: int, seed: int, *, start: int = 0, trace_s
             if (k + 1) % max(n // 10, 1000) == 0:
                 rss_marks.append(round(rss_mb(), 1))
     hang["done"] = True
+    wctx.__exit__(None, None, None)
     wall = time.perf_counter() - t0
     return {"target": target, "seed": seed, "start": start, "inputs": n, "seconds": round(wall, 1),
             "inputs_per_s": round(n / wall, 1) if wall else None, "accepted": accepted, "rejected": rejected,
             "unexpected": sum(unexpected.values()), "unexpected_kinds": unexpected, "findings": findings,
-            "hangs": 0, "max_input_ms": round(max_s * 1e3, 2), "setup_s": round(setup_s, 1),
+            "hangs": hangs, "max_input_ms": round(max_s * 1e3, 2), "setup_s": round(setup_s, 1),
             "seeds": len(tgt.seeds), "rss_base_mb": round(base, 1), "rss_marks_mb": rss_marks,
             "peak_rss_mb": round(peak_rss_mb(), 1), "traced_inputs": ntrace,
             "traced_peak_kb": round(traced_peak / 1024, 1)}
@@ -218,7 +234,7 @@ def _worker_main(args) -> int:
                                             corpus=Path(args.corpus), log=_log)
     else:
         res = run_parser_target(args.target, args.n, args.seed, start=args.start, corpus=Path(args.corpus),
-                                log=_log)
+                                log=_log, exit_on_hang=True)
     print(json.dumps(res), flush=True)
     return 0
 

@@ -273,18 +273,13 @@ def seeds_weights(api) -> list[bytes]:
     return out
 
 
-_DECODE_SEEDS: list[bytes] = []
-
-
 def _decode_seed_files() -> list[bytes]:
     """mlcodec streams (1 s of the shipped sample at each bit-rate/packet size), made once."""
-    if not _DECODE_SEEDS:
-        from fuzz_decode import make_decode_seeds
+    from fuzz_decode import make_decode_seeds
 
-        import fuzz  # the ADAPTERS table
+    import fuzz  # the ADAPTERS table
 
-        _DECODE_SEEDS.extend(d for d, _ in make_decode_seeds(fuzz.api))
-    return _DECODE_SEEDS
+    return [d for d, _ in make_decode_seeds(fuzz.api)]
 
 
 def seeds_payload(api) -> list[bytes]:
