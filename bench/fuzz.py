@@ -273,7 +273,12 @@ def run_campaign(targets, args) -> list[dict]:
                 res = {"target": t, "inputs": None, "hangs": 1, "hang": res["hang"],
                        "error": f"hang at input {res['hang']['index']}"}
             res["worker_rc"] = p.returncode
+            res["command"] = "python bench/fuzz.py " + " ".join(sys.argv[1:])
+            res["finished"] = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
             results.append(res)
+            if args.json:  # as each target ends, so a cut-short campaign keeps its figures
+                with open(args.json, "a") as f:
+                    f.write(json.dumps(res) + "\n")
             _log(f"finished {t} in {time.time() - t0:.0f} s: {json.dumps(res)[:400]}")
     order = {t: k for k, t in enumerate(ALL_TARGETS)}
     return sorted(results, key=lambda r: order.get(r["target"], 99))
@@ -284,9 +289,9 @@ def _fmt_n(x) -> str:
 
 
 def report_section(results: list[dict], args, started: str, wall: float) -> str:
-    cmd = "python bench/fuzz.py " + " ".join(sys.argv[1:])
+    cmd = results[0].get("command") if results else "python bench/fuzz.py " + " ".join(sys.argv[1:])
     lines = [BEGIN, "## Campaign figures", "",
-             f"Run {started} UTC on this machine (2 shared cores, niceness {os.nice(0)}), wall {wall / 60:.1f} min,"
+             f"Run {started} UTC on this machine (2 cores shared with other jobs), wall {wall / 60:.1f} min,"
              f" python {sys.version.split()[0]}. Command:", "", "```", cmd, "```", "",
              "| target | inputs | inputs/s | accepted / rejected | non-MlcodecError | hangs | slowest input |"
              " peak RSS (base -> end) | tracemalloc peak/input |",
@@ -333,7 +338,8 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("-j", "--jobs", type=int, default=1)
     ap.add_argument("--report", help="markdown file whose fuzz section gets the figures")
-    ap.add_argument("--json", help="also write the figures here")
+    ap.add_argument("--json", help="append each target's figures here (JSON Lines) as it ends")
+    ap.add_argument("--from-json", help="only write --report from figures a campaign appended to this file")
     ap.add_argument("--corpus", default=str(CORPUS), help="where findings are kept")
     ap.add_argument("--replay", type=int, help="rebuild input REPLAY of --target, run it, show the outcome")
     ap.add_argument("--save", help="with --replay: write the input bytes here")
@@ -352,6 +358,15 @@ def main(argv=None) -> int:
         tgt.run(data)  # raises whatever it raises, with its traceback
         print("accepted")
         return 0
+    if args.from_json:
+        from common import write_section
+
+        order = {t: k for k, t in enumerate(ALL_TARGETS)}
+        results = sorted((json.loads(x) for x in Path(args.from_json).read_text().splitlines() if x.strip()),
+                         key=lambda r: order.get(r["target"], 99))
+        write_section(Path(args.report), BEGIN, END, report_section(results, args, "(see JSON)", 0.0),
+                      "# Reliability\n")
+        return 0
     targets = ALL_TARGETS if args.target == "all" else tuple(args.target.split(","))
     bad = [t for t in targets if t not in ALL_TARGETS]
     if bad:
@@ -360,8 +375,6 @@ def main(argv=None) -> int:
     t0 = time.time()
     results = run_campaign(targets, args)
     wall = time.time() - t0
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=1))
     if args.report:
         from common import write_section
 
