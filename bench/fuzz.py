@@ -291,8 +291,10 @@ def _fmt_n(x) -> str:
 def report_section(results: list[dict], args, started: str, wall: float) -> str:
     cmd = results[0].get("command") if results else "python bench/fuzz.py " + " ".join(sys.argv[1:])
     lines = [BEGIN, "## Campaign figures", "",
-             f"Run {started} UTC on this machine (2 cores shared with other jobs), wall {wall / 60:.1f} min,"
-             f" python {sys.version.split()[0]}. Command:", "", "```", cmd, "```", "",
+             (f"Run {started} UTC on this machine (2 cores shared with other jobs), wall {wall / 60:.1f} min,"
+              if wall else "Targets finished " + ", ".join(f"{r['target']} {r.get('finished', '?')}" for r in results)
+              + " UTC, on this machine (2 cores shared with other jobs),")
+             + f" python {sys.version.split()[0]}. Command:", "", "```", cmd, "```", "",
              "| target | inputs | inputs/s | accepted / rejected | non-MlcodecError | hangs | slowest input |"
              " peak RSS (base -> end) | tracemalloc peak/input |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
