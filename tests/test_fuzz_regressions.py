@@ -45,3 +45,22 @@ def test_cli_encode_stdin_snan_prints_one_line(tmp_path):
     err = p.stderr.decode().strip().splitlines()
     assert p.returncode == 1 and len(err) == 1 and err[0].startswith("mlcodec: error: "), err
     assert "non-finite" in err[0] and not out.exists()
+
+
+def _corpus():
+    files = sorted(fuzz.CORPUS.glob("*/*.bin"))
+    return [pytest.param(p, id=f"{p.parent.name}/{p.stem}") for p in files if p.parent.name in fuzz.PARSER_TARGETS]
+
+
+@pytest.mark.parametrize("path", _corpus())
+def test_kept_findings_replay_cleanly(path):
+    """Every input kept in bench/fuzz_corpus/ now gives a result or an MlcodecError, no warning."""
+    import fuzz_targets
+
+    tgt = fuzz_targets.make_target(path.parent.name, fuzz.api)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        try:
+            tgt.run(path.read_bytes())
+        except fuzz.api("MlcodecError") as exc:
+            assert exc.reason and "\n" not in str(exc)
