@@ -9,11 +9,13 @@ additionally must exit 0 or 1, print no traceback and, on failure, exactly one
 """
 from __future__ import annotations
 
+import json
 import os
 import random
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import warnings
@@ -23,6 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 #: (bitrate preset, packet ms, start second in the shipped sample): 1 s of audio each.
 SEED_SETTINGS = (("3k", 20, 0.5), ("1.5k", 40, 2.5), ("6k", 60, 4.5))
 SEED_SECONDS = 1.0
+#: A decode still running after this long is a hang that will not end by itself (> 10x already counts).
+STUCK_S = 120.0
 
 
 _SEEDS: list = []
@@ -102,6 +106,18 @@ def run_decode_target(api, n: int, seed: int, *, cli_n: int = 40, corpus: Path |
     audio_s = 0.0
     t0 = time.perf_counter()
     last = t0
+    state = {"t": None, "i": None, "data": b""}
+
+    def watchdog():  # a decode that never returns: keep the input, report, end the worker
+        while True:
+            time.sleep(1.0)
+            t = state["t"]
+            if t is not None and time.perf_counter() - t > STUCK_S:
+                save_finding("decode", seed, state["i"], state["data"], f"decode still running after {STUCK_S} s", **kw)
+                print(json.dumps({"target": "decode", "hang": {"index": state["i"], "seconds": STUCK_S}}), flush=True)
+                os._exit(3)
+
+    threading.Thread(target=watchdog, daemon=True).start()
     with tempfile.TemporaryDirectory() as d:
         src, dst = os.path.join(d, "in.opus"), os.path.join(d, "out.wav")
         for k in range(n + 3):
@@ -120,6 +136,7 @@ def run_decode_target(api, n: int, seed: int, *, cli_n: int = 40, corpus: Path |
             if 3 <= k < 203:
                 tracemalloc.reset_peak()
             ts = time.perf_counter()
+            state.update(i=i, data=data, t=ts)
             problem = None
             try:
                 with warnings.catch_warnings():
@@ -138,6 +155,7 @@ def run_decode_target(api, n: int, seed: int, *, cli_n: int = 40, corpus: Path |
                 problem = type(exc).__name__
                 tb = traceback.format_exc(limit=-4)
             dt = time.perf_counter() - ts
+            state["t"] = None
             if k == 202 or (k == n + 2 and k < 203):
                 tracemalloc.stop()
             if 3 <= k < 203:
