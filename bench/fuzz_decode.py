@@ -46,7 +46,8 @@ def make_decode_seeds(api, workdir: str | None = None) -> list[tuple[bytes, floa
             a = int(at * sr)
             wav, opus = os.path.join(d, "in.wav"), os.path.join(d, "out.opus")
             sf.write(wav, x[a:a + int(SEED_SECONDS * sr)], sr, subtype="PCM_16")
-            api("encode_file")(wav, opus, model=model, bitrate=bitrate, frame_ms=ms)
+            # a fixed serial: the seeds, hence every mutated input, are the same bytes in every run
+            api("encode_file")(wav, opus, model=model, bitrate=bitrate, frame_ms=ms, serial=0x5EED0000 + ms)
             out.append((Path(opus).read_bytes(), SEED_SECONDS))
     _SEEDS.extend(out)
     return out
