@@ -29,6 +29,9 @@ class EncodeOptions:
     #: Existing outputs that may be overwritten start with one of these (else refused).
     magic = (b"OggS",)
     output_kind = "an Ogg file"
+    #: Files a directory given with -o DIR contributes (cli/inputs.py).
+    input_suffixes = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".aifc", ".au", ".caf", ".w64",
+                      ".rf64")
     #: Source stems of the numba kernels this command compiles (mlcodec.kernels_cached).
     kernels = ("features", "kernels")
     stdout_what = "an Ogg Opus stream"
@@ -51,6 +54,7 @@ class DecodeOptions:
     suffix = ".wav"
     magic = (b"RIFF", b"RF64")
     output_kind = "a WAV file"
+    input_suffixes = (".opus",)
     kernels = ("kernels",)
     stdout_what = "WAV audio"
 
