@@ -3,7 +3,7 @@
 ``os.wait4`` (wall clock, CPU, peak RSS); the load average is printed beside the timings,
 because on a shared machine it decides them.
 
-    python bench/bench_batch.py --long /tmp/1h.flac [--files 8 --seconds 60] [--mlcodec CMD]
+    python bench/bench_batch.py --long /tmp/1h.flac [--corpus DIR | --files 8 --seconds 60] [--mlcodec CMD]
 
 ``--long``: a long input generated beforehand (never committed), e.g. an hour of concatenated
 speech. The scaling corpus is cut from the shipped sample (tiled and varied), in a temp dir.
@@ -56,6 +56,7 @@ def make_corpus(d: Path, files: int, seconds: float) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--long", help="long input for the memory measurement (e.g. 1 h of speech)")
+    ap.add_argument("--corpus", help="folder of inputs for the scaling and kill -9 runs (default: generated)")
     ap.add_argument("--files", type=int, default=8)
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--mlcodec", default=f"{shlex.quote(sys.executable)} -m mlcodec_cli.main")
@@ -79,12 +80,25 @@ def main() -> None:
                   f"rc {r['rc']}  [{load()}]")
             same = (tmp / "long.opus").read_bytes() == (tmp / "pipe.opus").read_bytes()
             print(f"        path and pipe outputs identical: {same}")
+            r = run(cmd + ["decode", str(tmp / "long.opus"), str(tmp / "long.wav")])
+            print(f"memory: decode it to WAV: peak RSS {r['rss_mb']:.0f} MB, wall {r['wall']:.0f} s, "
+                  f"rc {r['rc']}  [{load()}]")
+            (tmp / "long.wav").unlink(missing_ok=True)
+            r = run(cmd + ["encode", str(SAMPLE), str(tmp / "short.opus")])
+            print(f"memory: for scale, encode the 8 s sample: peak RSS {r['rss_mb']:.0f} MB  [{load()}]")
         if a.skip_scaling:
             return
-        src = tmp / "in"
-        src.mkdir()
-        make_corpus(src, a.files, a.seconds)
-        audio = a.files * a.seconds
+        import soundfile as sf
+
+        if a.corpus:
+            src = Path(a.corpus)
+        else:
+            src = tmp / "in"
+            src.mkdir()
+            make_corpus(src, a.files, a.seconds)
+        inputs = sorted(p for p in src.iterdir() if p.suffix in (".wav", ".flac"))
+        a.files = len(inputs)
+        audio = sum(sf.info(p).duration for p in inputs)
         res = {}
         for jobs in (1, 2, 1, 2):  # interleaved: a load change hits both
             out = tmp / f"out{jobs}"
@@ -92,7 +106,7 @@ def main() -> None:
             r = run(cmd + ["encode", str(src), "-o", str(out), "-j", str(jobs)])
             assert r["rc"] == 0, r["stderr"]
             res.setdefault(jobs, []).append(r)
-            print(f"scaling: -j {jobs}: {a.files} files x {a.seconds:.0f} s: wall {r['wall']:.1f} s "
+            print(f"scaling: -j {jobs}: {a.files} files, {audio / 60:.1f} min of audio: wall {r['wall']:.1f} s "
                   f"({audio / r['wall']:.1f}x real time), CPU {r['cpu']:.1f} s  [{load()}]")
         w1, w2 = (min(x["wall"] for x in res[j]) for j in (1, 2))
         print(f"scaling: best wall -j 1 {w1:.1f} s, -j 2 {w2:.1f} s: speed-up {w1 / w2:.2f}x (target >= 1.7x)")

@@ -196,7 +196,7 @@ def _many(opts, inputs: tuple[str, ...], outdir: str, jobs: int, *, skip_existin
             run_dask(scheduler, functools.partial(code_one, opts), todo, on_result, advance)
         elif todo:
             if jobs > 1 and len(todo) > 1:
-                load_model(opts.model)  # once here: forked workers share it instead of each loading it
+                opts.warm()  # model and kernels loaded once here: the forked workers share them
             run_batch(functools.partial(code_one, opts), todo, jobs, on_result, advance)
     finally:
         if bar:
