@@ -152,3 +152,32 @@ def test_kill_9_leaves_no_orphans_and_rerun_finishes_same_bytes(tmp_path):
     for i in range(n):  # uninterrupted reference
         encode_file(src / f"f{i}.wav", tmp_path / "ref.opus")
         assert (out / f"f{i}.opus").read_bytes() == (tmp_path / "ref.opus").read_bytes()
+
+
+WATCHDOG_SCRIPT = r"""
+import os, sys, time
+import mlcodec_cli.batch as b
+b._parent_death_signal = lambda signum: False      # as on a system without PR_SET_PDEATHSIG
+r, w = os.pipe()
+pid = os.fork()
+if pid == 0:                                        # the worker
+    for fd in (1, 2):                               # let the test's pipes close
+        os.dup2(os.open(os.devnull, os.O_WRONLY), fd)
+    b._pool_init(os.getppid())
+    os.write(w, b"%d\n" % os.getpid())
+    time.sleep(60)                                  # idle, as a worker waiting for work
+    os._exit(0)
+print(os.read(r, 32).decode().strip(), flush=True)  # the middle process dies, unannounced
+os._exit(0)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_watchdog_ends_worker_without_pdeathsig():
+    """The fallback where PR_SET_PDEATHSIG does not exist: the parent-pid watchdog thread."""
+    r = subprocess.run([sys.executable, "-c", WATCHDOG_SCRIPT], capture_output=True, text=True, timeout=60)
+    worker = int(r.stdout.split()[0])
+    deadline = time.monotonic() + 2.0
+    while time.monotonic() < deadline and _alive(worker):
+        time.sleep(0.05)
+    assert not _alive(worker)
