@@ -150,6 +150,12 @@ def run_parser_target(target: str, n: int, seed: int, *, start: int = 0, trace_s
                 state["i"] = None
                 _thread.interrupt_main()
 
+    # The watchdog stops a hung input with interrupt_main(), which does nothing while SIGINT is
+    # ignored (a background job, or a library that changed it earlier in the same process).
+    import signal
+
+    in_main = threading.current_thread() is threading.main_thread()
+    old_sigint = signal.signal(signal.SIGINT, signal.default_int_handler) if in_main else None
     threading.Thread(target=watchdog, daemon=True).start()
     unexpected: dict[str, int] = {}
     findings: list[dict] = []
@@ -215,6 +221,8 @@ def run_parser_target(target: str, n: int, seed: int, *, start: int = 0, trace_s
             if (k + 1) % max(n // 10, 1000) == 0:
                 rss_marks.append(round(rss_mb(), 1))
     hang["done"] = True
+    if in_main:
+        signal.signal(signal.SIGINT, old_sigint)
     wctx.__exit__(None, None, None)
     wall = time.perf_counter() - t0
     return {"target": target, "seed": seed, "start": start, "inputs": n, "seconds": round(wall, 1),
