@@ -24,20 +24,28 @@ ProgressFn = Callable[[float, "float | None"], None]
 
 
 def encode_file(src, dst, *, model=None, bitrate: str = fmt.DEFAULT_BITRATE, frame_ms: int = fmt.DEFAULT_FRAME_MS,
-                fixed_point: bool = True, serial: int | None = None, progress: ProgressFn | None = None) -> CodingStats:
+                fixed_point: bool = True, serial: int | None = None, progress: ProgressFn | None = None,
+                mode: str = "vbr") -> CodingStats:
     """Encode an audio file (any format/rate soundfile reads; ``"-"`` = stdin; or a binary
-    file object) into an mlcodec Ogg Opus file (``"-"`` = stdout), atomically."""
+    file object) into an mlcodec Ogg Opus file (``"-"`` = stdout), atomically. A file is
+    coded in two passes (the whole-file rate meets ``bitrate``); stdin in one (leaky bucket).
+    An Ogg/Opus input is refused (CodecError): it is a stream to decode, not audio."""
     t0 = time.perf_counter()
     in_name = stdio.name_of(src)
     fmt.toc_config(frame_ms)
+    fmt.parse_bitrate(bitrate)
+    two_pass = not stdio.is_stdio(src)
     if stdio.is_stdio(src):
         src = stdio.stdin()
+    elif isinstance(src, (str, os.PathLike)) and os.path.isfile(src):
+        with open(src, "rb") as f:
+            fmt.refuse_ogg_input(f.read(64), file=in_name)
     chunks, total = iter_audio(src, file=in_name)
     try:
         with AtomicOutput(dst, suffix=".opus") as out:
             counter = CountingWriter(out.f)
             enc = encode_stream(chunks, counter, model=model, bitrate=bitrate, frame_ms=frame_ms,
-                                fixed_point=fixed_point, serial=serial,
+                                fixed_point=fixed_point, serial=serial, mode=mode, two_pass=two_pass,
                                 progress=(lambda s: progress(s, total)) if progress else None)
     except MlcodecError as exc:
         raise exc.with_file(in_name)
