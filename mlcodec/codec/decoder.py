@@ -241,16 +241,19 @@ class StreamDecoder:
     def _read_headers(self):
         from mlcodec.containers.oggopus import HEAD_MAGIC, OpusHead, OpusTags
 
-        serial, head, seq, pending = None, None, -1, []
+        serial, head, seq, pending, others = None, None, -1, [], set()
         for page in self._pages:
             if self.damage:
                 at, why = self.damage[0]
                 raise ContainerError(f"damaged header pages: {why}", file=self.file, offset=at)
             if serial is None:
+                if page.serial in others:
+                    continue
                 if not page.flags & 2:
                     raise ContainerError("first Ogg page is not a BOS page", file=self.file, offset=page.offset)
                 body = page.body
                 if not body.startswith(HEAD_MAGIC):
+                    others.add(page.serial)
                     continue  # another codec's logical stream: skip it
                 serial, seq = page.serial, page.sequence
                 head = OpusHead.parse(body, file=self.file, offset=page.offset)

@@ -92,12 +92,12 @@ CHECKSUM_DIGITS = 16
 
 
 def refuse_ogg_input(head: bytes, *, file: str | None = None) -> None:
-    """CodecError when the first bytes of an encoder input are an Ogg stream (an mlcodec or any
-    Opus/Ogg file): encoding it would code a decoded stream, most likely silence."""
-    if head[:4] == b"OggS":
-        what = "an mlcodec/Opus stream" if b"OpusHead" in head else "an Ogg stream"
-        raise CodecError(f"input is {what}, not audio to encode; to turn it into audio use "
-                         "'mlcodec decode IN.opus OUT.wav'", file=file, offset=0)
+    """CodecError when the first bytes (64 suffice) of an encoder input are an Ogg Opus stream
+    (an mlcodec or any Opus file): encoding it would code its decoded audio, for an mlcodec file
+    silence. Ogg Vorbis/FLAC are audio and pass."""
+    if head[:4] == b"OggS" and b"OpusHead" in head[:64]:
+        raise CodecError("input is an Ogg Opus stream (an mlcodec or Opus file), not audio to encode; "
+                         "to turn it into audio use 'mlcodec decode IN.opus OUT.wav'", file=file, offset=0)
 
 
 def parse_bitrate(bitrate) -> int:
@@ -201,8 +201,8 @@ class StreamInfo:
         a DESCRIPTION for people with other players, docs/format.md s3)."""
         if self.format_version >= 2:
             cs = self.model_checksum[:CHECKSUM_DIGITS]
-            return [f"{TAG_V2}={self.format_version} {self.model_name or '-'} {cs} {self.frame_ms} "
-                    f"{self.delay} {self.bitrate or '-'}", f"{TAG_DESCRIPTION}={DESCRIPTION}"]
+            return [f"{TAG_V2}={self.format_version} {self.model_name or '_'} {cs} {self.frame_ms} "
+                    f"{self.delay} {self.bitrate or '_'}", f"{TAG_DESCRIPTION}={DESCRIPTION}"]
         out = [f"{TAG_ENCODER}={encoder}"] if encoder else []
         out += [
             f"{TAG_FORMAT}={self.format_version}",
@@ -302,8 +302,8 @@ def _parse_v2(value: str) -> StreamInfo:
         raise CodecError(f"bad OpusTags entry {TAG_V2}={value!r}") from None
     if frame_ms not in FRAME_MS_CHOICES or delay < 0:
         raise CodecError(f"bad OpusTags entry {TAG_V2}={value!r} (frame ms or delay)")
-    return StreamInfo(model_name="" if name == "-" else name, model_checksum=cs.lower(), level=-1,
-                      frame_ms=frame_ms, bitrate="" if bitrate == "-" else bitrate,
+    return StreamInfo(model_name="" if name == "_" else name, model_checksum=cs.lower(), level=-1,
+                      frame_ms=frame_ms, bitrate="" if bitrate == "_" else bitrate,
                       format_version=version, delay=delay)
 
 
@@ -382,6 +382,9 @@ def carrier_payload(data: bytes, *, offset: int | None = None) -> tuple[int, byt
     for e in exts:
         if e.id == EXTENSION_ID and e.frame == 0:
             return int(ms) // LATENT_MS, bytes(e.data)
+    if any(getattr(pkt, "frame_lengths", ())):
+        raise CodecError("Opus packet with audio frames and no mlcodec payload (not an mlcodec packet)",
+                         offset=offset)
     return int(ms) // LATENT_MS, None
 
 

@@ -128,8 +128,8 @@ def iter_audio(source, *, file: str | None = None, chunk: int = 16000) -> tuple[
                 raise AudioError(f"audio too short ({total} samples at 16 kHz; need at least {MIN_SAMPLES})",
                                  file=name)
         return gen(), None
-    fmt.refuse_ogg_input(head, file=name)  # an Opus stream on stdin is not audio to encode
     rest = source.read()
+    fmt.refuse_ogg_input(head + rest[:52], file=name)  # an Opus stream on stdin is not audio
     x = read_audio(io.BytesIO(head + rest), file=name)
     return (x[i:i + chunk] for i in range(0, x.shape[0], chunk)), x.shape[0] / fmt.SAMPLE_RATE
 
