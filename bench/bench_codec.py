@@ -268,7 +268,8 @@ def main(argv=None) -> None:
     ap.add_argument("--model", default=None, help="model blob (default: the shipped one)")
     ap.add_argument("--no-external", action="store_true", help="skip Opus and Codec 2")
     ap.add_argument("--pool-compare", action="store_true",
-                    help="also score mlcodec 3k and opusenc 6k on the rest of the held-out pool")
+                    help="also score mlcodec 3k on the rest of the held-out pool (speakers the vocoder heard)")
+    ap.add_argument("--pool-n", type=int, default=12, help="files of the rest of the pool for --pool-compare")
     a = ap.parse_args(argv)
 
     try:
@@ -297,7 +298,6 @@ def main(argv=None) -> None:
         systems += [Codec2(3200), Codec2(1600)]
     # warm up numba/JIT so that speed numbers are steady-state
     Ours(model, "3k").code(read_audio(files[0])[:RATE], Path("."))
-    rows, ref_rows = run_systems(systems, files)
 
     # mlcodec speed: best of 3 runs on ~20 s of the set (per-file times are noisy on a shared machine)
     xs, n = [], 0
@@ -316,6 +316,8 @@ def main(argv=None) -> None:
                 te, td = min(te, e), min(td, d)
             best[s.name] = (len(xcat) / RATE / te, len(xcat) / RATE / td)
 
+    rows, ref_rows = run_systems(systems, files)
+
     head = ("| system | kb/s (whole file, mean) | kb/s (largest file) | kb/s (payload) | PESQ-WB | STOI | DNSMOS OVRL "
             "| DNSMOS P.808 | encode × RT | decode × RT |\n|---|---|---|---|---|---|---|---|---|---|\n")
     lines = [f"| unprocessed input | — | — | — | — | — | {mean(ref_rows, 'ovrl'):.2f} | {mean(ref_rows, 'p808'):.2f} "
@@ -329,10 +331,30 @@ def main(argv=None) -> None:
         lines.append(f"| {s.name} | {kb:.2f} | {max(r['kbps']):.2f} | {pay} | {mean(r['m'], 'pesq'):.2f} | "
                      f"{mean(r['m'], 'stoi'):.3f} | {mean(r['m'], 'ovrl'):.2f} | {mean(r['m'], 'p808'):.2f} | "
                      f"{se:.0f} | {sd:.0f} |")
+    cmd = f"python bench/bench_codec.py --n {a.n}" + (f" --pool-compare --pool-n {a.pool_n}" if a.pool_compare else "")
+    note = (f"\n{len(files)} files of the speaker-disjoint evaluation set (`bench/eval_subset.py`, "
+            f"{rows[systems[0].name]['dur']:.0f} s of speech), model `{model.name}` "
+            f"(checksum {model.checksum[:12]}…), command: `{cmd}`. "
+            "mlcodec speeds are warm, in-process, one thread, best of 3 runs on ~20 s; "
+            f"load average during the run {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (a shared machine: "
+            "speeds are low bounds); external tools' speeds are process wall times including start-up. "
+            "kb/s (whole file) = file bytes × 8 / duration (Ogg Opus files; opus_demo packets muxed into Ogg; "
+            "Codec 2: raw bit file); mlcodec's payload = its extension payloads alone.\n")
+    def emit(extra: str) -> None:
+        table = head + "\n".join(lines) + "\n" + note + extra
+        print(table, flush=True)
+        if a.out != "-":
+            out = Path(a.out)
+            section = f"{BEGIN}\n## Speech codec: quality, rate and speed (bench/bench_codec.py)\n\n{table}{END}\n"
+            write_section(out, BEGIN, END, section, "# Benchmarks\n\n")
+            print(f"written to {out}", file=sys.stderr)
+
+    emit("")
     extra = ""
     if a.pool_compare:
         seen = [p for p in holdout_files(a.speech) if p not in set(files)]
-        pair = [Ours(model, "3k")] + ([Opus(6)] if not a.no_external else [])
+        pair = [Ours(model, "3k")]
+        seen = seen[:a.pool_n]
         prow, pref = run_systems(pair, seen, log=False)
         extra = (f"\n**How much the speaker-disjoint set moved the numbers.** The other {len(seen)} files of the "
                  "held-out pool (speakers whose other files the shipped vocoder was trained on; the earlier "
@@ -343,22 +365,7 @@ def main(argv=None) -> None:
                                                                                    prow[s.name])):
                 extra += (f"| {s.name} | {label} | {mean(rr['m'], 'pesq'):.2f} | {mean(rr['m'], 'stoi'):.3f} | "
                           f"{mean(rr['m'], 'ovrl'):.2f} | {mean(rr['m'], 'p808'):.2f} |\n")
-    cmd = f"python bench/bench_codec.py --n {a.n}" + (" --pool-compare" if a.pool_compare else "")
-    note = (f"\n{len(files)} files of the speaker-disjoint evaluation set (`bench/eval_subset.py`, "
-            f"{rows[systems[0].name]['dur']:.0f} s of speech), model `{model.name}` "
-            f"(checksum {model.checksum[:12]}…), command: `{cmd}`. "
-            "mlcodec speeds are warm, in-process, one thread, best of 3 runs on ~20 s; "
-            f"load average during the run {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (a shared machine: "
-            "speeds are low bounds); external tools' speeds are process wall times including start-up. "
-            "kb/s (whole file) = file bytes × 8 / duration (Ogg Opus files; opus_demo packets muxed into Ogg; "
-            "Codec 2: raw bit file); mlcodec's payload = its extension payloads alone.\n")
-    table = head + "\n".join(lines) + "\n" + note + extra
-    print(table)
-    if a.out != "-":
-        out = Path(a.out)
-        section = f"{BEGIN}\n## Speech codec: quality, rate and speed (bench/bench_codec.py)\n\n{table}{END}\n"
-        write_section(out, BEGIN, END, section, "# Benchmarks\n\n")
-        print(f"written to {out}", file=sys.stderr)
+        emit(extra)
 
 
 if __name__ == "__main__":
