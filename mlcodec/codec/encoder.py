@@ -192,7 +192,9 @@ class Encoder:
         if self.mode == "cbr":
             return self._packet_cbr(z, first)
         if not coded.any():
-            return self._finish(None, None, first)
+            pkt = self._finish(None, None, first)
+            self._bucket.spend(len(pkt) + 1)  # a pause saves its share for the speech after it
+            return pkt
         allow = self._bucket.allowance()
         lo, hi = max(self._level - 2, 0), min(self._level + 2, self.nb_levels - 1)
         choice = hi

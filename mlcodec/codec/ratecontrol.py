@@ -21,6 +21,8 @@ from mlcodec.codec.model import quantize
 
 #: Values beyond this magnitude are priced as this magnitude (they are very rare).
 _K = 96
+#: Largest saving (seconds of the target) the leaky bucket keeps for later packets.
+SAVINGS_S = 6.0
 #: Bits of the level flag when 0 / when 1 plus the level (uint(16): 4 bits).
 FLAG0_BITS = -math.log2(7 / 8)
 FLAG1_BITS = 3.0
@@ -173,12 +175,12 @@ def plan_two_pass(bits: np.ndarray, coded: np.ndarray, frame_ms: int, budget_byt
 class LeakyBucket:
     """One-pass level choice for pipes (research s5.3): each packet may spend its share of the
     target less a repayment of the running debt (which starts at the header bytes) over about
-    8 packets; savings are capped at 2 s of the target."""
+    8 packets; savings are capped at SAVINGS_S of the target."""
 
     def __init__(self, target_bps: int, frame_ms: int, header_bytes: int, nb_levels: int):
         self.share = target_bps * frame_ms / 8000.0 - 27.0 / fmt.packets_per_page(frame_ms)
         self.debt = float(header_bytes)
-        self.floor = -target_bps * 2 / 8.0
+        self.floor = -target_bps * SAVINGS_S / 8.0
         self.nb_levels = nb_levels
 
     def allowance(self) -> float:
