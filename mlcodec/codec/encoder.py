@@ -144,9 +144,8 @@ class Encoder:
         z = np.asarray(self._net.process(self._frames[: 2 * n]), np.float32).reshape(n, -1)
         self._frames = self._frames[2 * n:]
         lat = 2 * 160  # latent t covers input samples [320 t, 320 t + 320) (specs 07 s6)
-        for k in range(n):
-            self._z.append(z[k])
-            self._db.append(rc.input_level_db(self._samples[k * lat:(k + 1) * lat]))
+        self._z.extend(z)
+        self._db.extend(rc.input_levels_db(self._samples[:n * lat], n))
         self._samples = self._samples[n * lat:]
 
     # -- coding --

@@ -148,7 +148,7 @@ def write_payload_v2(rows, tables, *, level: int | None, nb_levels: int) -> byte
     for r in coded:
         if r.shape != (t.dim,):
             raise CodecError(f"latent of shape {r.shape} does not match the {t.dim}-dimensional tables")
-    bound = 16 + len(rows) + sum(_storage_bound(r[None, :]) for r in coded)
+    bound = 16 + len(rows) + (_storage_bound(np.stack(coded)) if coded else 0)
     enc = RangeEncoder(bound)
     enc.bit_logp(0 if level is None else 1, FLAG_LOGP)
     if level is not None:

@@ -35,6 +35,17 @@ def input_level_db(x: np.ndarray) -> float:
     return 10 * math.log10(e / 32768.0 ** 2) if e > 0 else -200.0
 
 
+def input_levels_db(x: np.ndarray, n: int) -> list[float]:
+    """:func:`input_level_db` of each of the ``n`` equal blocks of ``x`` (one per latent)."""
+    if n <= 0:
+        return []
+    b = np.asarray(x, np.float64).reshape(n, -1)
+    e = np.mean(b * b, axis=1)
+    with np.errstate(divide="ignore"):
+        db = np.where(e > 0, 10 * np.log10(np.maximum(e, 1e-300) / 32768.0 ** 2), -200.0)
+    return db.tolist()
+
+
 class DtxGate:
     """Streaming DTX decision, one latent at a time with one latent of look-ahead."""
 
