@@ -1,21 +1,25 @@
-"""Quality and speed of the mlcodec speech codec next to Opus and Codec 2, in one run.
+"""Quality, whole-file rate and speed of mlcodec (format 2) next to Opus and Codec 2, in one run.
 
-    python bench/bench_codec.py [--n 50] [--speech ../shared/data/speech] [--out docs/benchmarks.md]
+    python bench/bench_codec.py [--n 16] [--speech ../shared/data/speech] [--out docs/benchmarks.md]
 
-On the fixed evaluation subset (bench/eval_subset.py; never trained on) every file is coded by
-  * mlcodec at 1.5k / 3k / 6k, int8 (fixed-point) and float paths, 20 ms packets;
-  * Opus (Debian opus-tools): ``opusenc --speech --bitrate 6`` and ``9``, then ``opusdec``;
+On the speaker-disjoint evaluation set (bench/eval_subset.py ``eval_files``: no speaker of it is
+in any shipped model's training data) every file is coded by
+  * mlcodec format 2 at --bitrate 1.5k / 3k / 6k (int8, 120 ms packets, two-pass VBR with DTX),
+    each with its vocoder (``auto``), and format 1 "3k" (20 ms packets) for the v1 baseline;
+  * Opus (Debian opus-tools 0.2, libopus 1.3.1): ``opusenc --speech --bitrate 6`` and ``9``;
+  * libopus 1.6.1 ``opus_demo`` (voip, 16 kHz) at 6 and 9 kb/s decoded with decoder complexity 0
+    and 10 (NoLACE), and 6 kb/s forced wide-band (``-bandwidth WB``) with NoLACE; the packets
+    are muxed into Ogg Opus (mlcodec.containers) so that the rate is a whole file's;
   * Codec 2 (Debian codec2): ``c2enc``/``c2dec`` 3200 and 1600 through 8 kHz (sox).
-Metrics per system, averaged over files: actual bit rate (whole file, and mlcodec's payload
-alone), PESQ wide-band, STOI, DNSMOS OVRL and P.808 (``speechmos``), and speed in seconds of
-audio per second, encode and decode separately (mlcodec: warm, in-process, one core;
-external tools: wall time of the processes, start-up included). Opus and mlcodec outputs are
-time-aligned by their pre-skip; Codec 2's output (no delay compensation) is aligned to the
-input by cross-correlation within +-40 ms before PESQ/STOI. The markdown table is printed
-and written between markers in ``--out``.
+Metrics per system, averaged over files: whole-file kb/s (mean, and the largest file's), PESQ
+wide-band, STOI, DNSMOS OVRL and P.808 (``speechmos``), and speed in seconds of audio per second,
+encode and decode (mlcodec: warm, in-process, one core, best of 3 on ~20 s; external tools:
+process wall time, start-up included). Opus (opusenc) and mlcodec outputs are aligned by their
+pre-skip; opus_demo and Codec 2 outputs by cross-correlation within +-40 ms. ``--pool-compare``
+also scores two systems on the rest of the held-out pool (speakers the vocoder heard) to show
+how much the speaker-disjoint set moves the numbers.
 
-Needs the ``bench`` extra (pesq, pystoi, speechmos) plus ``onnxruntime`` and ``librosa``, which
-speechmos uses for DNSMOS without declaring them.
+Needs pesq, pystoi, speechmos, onnxruntime, librosa (dev only).
 """
 from __future__ import annotations
 
@@ -44,7 +48,9 @@ import numpy as np  # noqa: E402
 import soundfile as sf  # noqa: E402
 
 from common import pesq_stoi, write_section  # noqa: E402
-from eval_subset import eval_files  # noqa: E402
+from eval_subset import eval_files, holdout_files  # noqa: E402
+
+OPUS_DEMO = os.environ.get("OPUS_DEMO", "/work/libopus/bin/opus_demo")
 
 RATE = 16000
 BEGIN = "<!-- bench_codec:begin -->"
@@ -94,37 +100,69 @@ def metrics(ref: np.ndarray, deg: np.ndarray) -> dict:
 
 
 class Ours:
-    def __init__(self, model, bitrate: str, fixed_point: bool, frame_ms: int = 20, vocoder: str = "auto"):
+    def __init__(self, model, bitrate: str, frame_ms: int = 120, vocoder: str = "auto", version: int = 2):
+        from mlcodec.codec import format as fmt
         from mlcodec.codec.vocoders import auto_vocoder
 
-        self.model, self.bitrate, self.fixed, self.frame_ms = model, bitrate, fixed_point, frame_ms
-        self.vocoder = vocoder
+        self.model, self.bitrate, self.frame_ms, self.vocoder, self.version = model, bitrate, frame_ms, vocoder, version
+        voc = vocoder if vocoder != "auto" else auto_vocoder(fmt.nearest_preset(bitrate))
+        self.name = (f"mlcodec v2 --bitrate {bitrate}, {voc} vocoder" if version == 2 else
+                     f"mlcodec v1 {bitrate} preset, {frame_ms} ms, {voc} vocoder")
 
-        voc = vocoder if vocoder != "auto" else auto_vocoder(bitrate)
-        self.name = f"mlcodec {bitrate} {'int8' if fixed_point else 'float'}, {voc} vocoder" + \
-            (f" {frame_ms} ms" if frame_ms != 20 else "")
-
-    def code(self, x: np.ndarray, tmp: Path, measure60: bool = True):
+    def code(self, x: np.ndarray, tmp: Path):
         from mlcodec.codec.files import decode_stream, encode_stream
 
         buf = io.BytesIO()
         t0 = time.perf_counter()
         enc = encode_stream([x], buf, model=self.model, bitrate=self.bitrate, frame_ms=self.frame_ms,
-                            fixed_point=self.fixed, serial=1)
+                            serial=1, format_version=self.version)
         t1 = time.perf_counter()
         parts = []
         buf.seek(0)
-        decode_stream(buf, parts.append, model=self.model, fixed_point=self.fixed, vocoder=self.vocoder)
+        decode_stream(buf, parts.append, model=self.model, vocoder=self.vocoder)
         t2 = time.perf_counter()
-        y = np.concatenate(parts)
-        # Packetisation does not change the latents or the audio: only the file size of the
-        # same coding in 60 ms packets is measured.
-        if measure60:
-            b60 = io.BytesIO()
-            encode_stream([x], b60, model=self.model, bitrate=self.bitrate, frame_ms=60, fixed_point=self.fixed,
-                          serial=1)
-            self.bytes60 = getattr(self, "bytes60", 0) + len(b60.getvalue())
-        return y, len(buf.getvalue()), enc.payload_bytes, t1 - t0, t2 - t1
+        return np.concatenate(parts), len(buf.getvalue()), enc.payload_bytes, t1 - t0, t2 - t1
+
+
+class OpusDemo:
+    """libopus 1.6.1 opus_demo (voip, 16 kHz mono); packets muxed into Ogg Opus for the rate."""
+
+    needs_align = True  # the raw decoder output keeps the codec delay
+    _cache: dict = {}
+
+    def __init__(self, bps: int, dec_complexity: int, bandwidth: str | None = None):
+        self.bps, self.cx, self.bw = bps, dec_complexity, bandwidth
+        self.name = (f"libopus 1.6.1 opus_demo {bps // 1000}k" + (f" forced {bandwidth}" if bandwidth else "")
+                     + f", dec complexity {dec_complexity}" + (" (NoLACE)" if dec_complexity >= 10 else ""))
+
+    def code(self, x: np.ndarray, tmp: Path):
+        key = (id(x), self.bps, self.bw)
+        raw, bit, out = tmp / "in.raw", tmp / f"o{self.bps}{self.bw}.bit", tmp / "o.raw"
+        if key not in self._cache:
+            self._cache.clear()
+            np.clip(np.rint(x), -32768, 32767).astype("<i2").tofile(raw)
+            opts = ["-bandwidth", self.bw] if self.bw else []
+            te = _run([OPUS_DEMO, "-e", "voip", str(RATE), "1", str(self.bps), *opts, str(raw), str(bit)])
+            self._cache[key] = (te, _ogg_size(bit))
+        te, size = self._cache[key]
+        td = _run([OPUS_DEMO, "-d", str(RATE), "1", "-dec_complexity", str(self.cx), str(bit), str(out)])
+        y = np.fromfile(out, "<i2").astype(np.float32)
+        return y, size, None, te, td
+
+
+def _ogg_size(bit: Path) -> int:
+    """Bytes of an Ogg Opus file holding the packets of an opus_demo .bit file."""
+    from mlcodec.containers.oggopus import OggOpusWriter
+    from mlcodec.containers.opusdemo import iter_bit
+
+    buf = io.BytesIO()
+    w = OggOpusWriter(buf, channels=1, input_sample_rate=RATE, pre_skip=312, serial=1, vendor="opus_demo")
+    with open(bit, "rb") as f:
+        for p in iter_bit(f):
+            if p.data:
+                w.write_packet(p.data)
+    w.close()
+    return len(buf.getvalue())
 
 
 class VocoderOnly:
@@ -182,15 +220,56 @@ class Codec2:
         return y, bits.stat().st_size, None, te, td
 
 
+def run_systems(systems, files, log=True):
+    """Per system: dur, bytes, per-file kb/s, payload, times and metrics over ``files``."""
+    from mlcodec.dsp.audio import read_audio
+
+    rows = {s.name: {"dur": 0.0, "bytes": 0, "kbps": [], "payload": 0, "te": 0.0, "td": 0.0, "m": []}
+            for s in systems}
+    ref_rows = []
+    t_start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as td:
+        tmp = Path(td)
+        for i, f in enumerate(files):
+            x = read_audio(f)
+            dur = len(x) / RATE
+            ref_rows.append(metrics(x, None))
+            for s in systems:
+                y, nbytes, payload, te, tdec = s.code(x, tmp)
+                r = rows[s.name]
+                r["dur"] += dur
+                r["bytes"] += nbytes
+                r["kbps"].append(nbytes * 8 / dur / 1000)
+                r["payload"] += payload or 0
+                r["te"] += te
+                r["td"] += tdec
+                if getattr(s, "needs_align", False):
+                    y = align(x, y)
+                else:
+                    y = np.concatenate([y, np.zeros(max(len(x) - len(y), 0), np.float32)])[: len(x)]
+                r["m"].append(metrics(x, y))
+            if log:
+                print(f"[{i + 1}/{len(files)}] {Path(f).name} ({dur:.1f} s) {time.perf_counter() - t_start:.0f} s",
+                      file=sys.stderr, flush=True)
+    return rows, ref_rows
+
+
+def mean(ms, k):
+    v = np.array([m[k] for m in ms], np.float64)
+    return float(np.nanmean(v)) if v.size else float("nan")
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--n", type=int, default=50, help="files of the evaluation subset (default 50)")
+    ap.add_argument("--n", type=int, default=16, help="files of the evaluation set (default: all 16)")
     ap.add_argument("--speech", default=str(HERE.parent.parent / "shared" / "data" / "speech"))
     ap.add_argument("--out", default=str(HERE.parent / "docs" / "benchmarks.md"),
                     help="markdown file whose bench_codec section is (re)written; '-' = print only")
     ap.add_argument("--model", default=None, help="model blob (default: the shipped one)")
-    ap.add_argument("--no-float", action="store_true", help="skip the float-path rows")
     ap.add_argument("--no-external", action="store_true", help="skip Opus and Codec 2")
+    ap.add_argument("--pool-compare", action="store_true",
+                    help="also score mlcodec 3k on the rest of the held-out pool (speakers the vocoder heard)")
+    ap.add_argument("--pool-n", type=int, default=12, help="files of the rest of the pool for --pool-compare")
     a = ap.parse_args(argv)
 
     try:
@@ -206,67 +285,21 @@ def main(argv=None) -> None:
     model = load_model(a.model)
     files = eval_files(a.speech, a.n)
     systems = []
+    for br in ("1.5k", "3k", "6k"):
+        systems.append(Ours(model, br))
+    systems.append(Ours(model, "3k", frame_ms=20, version=1))
     if not a.no_external:
-        for tool in ("opusenc", "opusdec", "c2enc", "c2dec"):
+        for tool in ("opusenc", "opusdec", "c2enc", "c2dec", OPUS_DEMO):
             if shutil.which(tool) is None:
-                raise SystemExit(f"{tool} is not installed (Debian: opus-tools, codec2)")
-        systems += [Opus(6), Opus(9), Codec2(3200), Codec2(1600)]
-    from mlcodec.codec.vocoders import neural_vocoder_available
-
-    neural = neural_vocoder_available()
-    systems.append(VocoderOnly("reference"))
-    if neural:
-        systems.append(VocoderOnly("neural"))
-    for br in ("1.5k", "3k", "6k"):  # every preset through both vocoders (int8), neural also float
-        for voc in (("neural", "reference") if neural else ("reference",)):
-            systems.append(Ours(model, br, True, vocoder=voc))
-            if not a.no_float and voc == "neural":
-                systems.append(Ours(model, br, False, vocoder=voc))
+                raise SystemExit(f"{tool} is not installed (Debian: opus-tools, codec2; libopus 1.6.1 build)")
+        systems += [Opus(6), Opus(9)]
+        systems += [OpusDemo(6000, 0), OpusDemo(6000, 10), OpusDemo(9000, 0), OpusDemo(9000, 10),
+                    OpusDemo(6000, 10, "WB")]
+        systems += [Codec2(3200), Codec2(1600)]
     # warm up numba/JIT so that speed numbers are steady-state
-    for fixed in (True,) if a.no_float else (True, False):
-        Ours(model, "3k", fixed).code(read_audio(files[0])[:RATE], Path("."), measure60=False)
+    Ours(model, "3k").code(read_audio(files[0])[:RATE], Path("."))
 
-    rows = {s.name: {"dur": 0.0, "bytes": 0, "payload": 0, "te": 0.0, "td": 0.0, "m": []} for s in systems}
-    ref_rows = []
-    t_start = time.perf_counter()
-    # SIGTERM/SIGINT: finish the current file, then report on the files done so far.
-    import signal
-
-    stop = []
-
-    def _stop(*_):
-        stop.append(True)
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
-    done = 0
-    with tempfile.TemporaryDirectory() as td:
-        tmp = Path(td)
-        for i, f in enumerate(files):
-            if stop:
-                break
-            x = read_audio(f)
-            dur = len(x) / RATE
-            ref_rows.append(metrics(x, None))
-            for s in systems:
-                y, nbytes, payload, te, tdec = s.code(x, tmp)
-                r = rows[s.name]
-                r["dur"] += dur
-                r["bytes"] += nbytes
-                r["payload"] += payload or 0
-                r["te"] += te
-                r["td"] += tdec
-                if getattr(s, "needs_align", False):
-                    y = align(x, y)
-                else:
-                    y = np.concatenate([y, np.zeros(max(len(x) - len(y), 0), np.float32)])[: len(x)]
-                r["m"].append(metrics(x, y))
-            done += 1
-            print(f"[{i + 1}/{len(files)}] {Path(f).name} ({dur:.1f} s) {time.perf_counter() - t_start:.0f} s",
-                  file=sys.stderr, flush=True)
-    files = files[:done]
-
-    # mlcodec speed: best of 3 runs on ~20 s of the subset (the per-file times above are
-    # noisy on a shared machine).
+    # mlcodec speed: best of 3 runs on ~20 s of the set (per-file times are noisy on a shared machine)
     xs, n = [], 0
     for f in files:
         xs.append(read_audio(f))
@@ -279,15 +312,13 @@ def main(argv=None) -> None:
         if isinstance(s, Ours):
             te = td = float("inf")
             for _ in range(3):
-                _, _, _, e, d = s.code(xcat, Path("."), measure60=False)
+                _, _, _, e, d = s.code(xcat, Path("."))
                 te, td = min(te, e), min(td, d)
             best[s.name] = (len(xcat) / RATE / te, len(xcat) / RATE / td)
 
-    def mean(ms, k):
-        v = np.array([m[k] for m in ms], np.float64)
-        return float(np.nanmean(v)) if v.size else float("nan")
+    rows, ref_rows = run_systems(systems, files)
 
-    head = ("| system | kb/s (file) | kb/s (file, 60 ms packets) | kb/s (payload) | PESQ-WB | STOI | DNSMOS OVRL "
+    head = ("| system | kb/s (whole file, mean) | kb/s (largest file) | kb/s (payload) | PESQ-WB | STOI | DNSMOS OVRL "
             "| DNSMOS P.808 | encode × RT | decode × RT |\n|---|---|---|---|---|---|---|---|---|---|\n")
     lines = [f"| unprocessed input | — | — | — | — | — | {mean(ref_rows, 'ovrl'):.2f} | {mean(ref_rows, 'p808'):.2f} "
              "| — | — |"]
@@ -296,34 +327,45 @@ def main(argv=None) -> None:
         kb = r["bytes"] * 8 / r["dur"] / 1000
         ours = isinstance(s, Ours)
         pay = f"{r['payload'] * 8 / r['dur'] / 1000:.2f}" if ours else "—"
-        kb60 = f"{s.bytes60 * 8 / r['dur'] / 1000:.2f}" if ours else "—"
         se, sd = best.get(s.name, (r["dur"] / r["te"], r["dur"] / r["td"]))
-        if isinstance(s, VocoderOnly):
-            kb = "—"
-            se, sd = f"{se:.0f} (features)", f"{sd:.0f} (synth)"
-        else:
-            kb = f"{kb:.2f}"
-            se, sd = f"{se:.0f}", f"{sd:.0f}"
-        lines.append(f"| {s.name} | {kb} | {kb60} | {pay} | {mean(r['m'], 'pesq'):.2f} | {mean(r['m'], 'stoi'):.3f} | "
-                     f"{mean(r['m'], 'ovrl'):.2f} | {mean(r['m'], 'p808'):.2f} | {se} | {sd} |")
-    note = (f"\n{len(files)} files (the first {len(files)} of the fixed order) of the evaluation subset "
-            f"(`bench/eval_subset.py`, "
+        lines.append(f"| {s.name} | {kb:.2f} | {max(r['kbps']):.2f} | {pay} | {mean(r['m'], 'pesq'):.2f} | "
+                     f"{mean(r['m'], 'stoi'):.3f} | {mean(r['m'], 'ovrl'):.2f} | {mean(r['m'], 'p808'):.2f} | "
+                     f"{se:.0f} | {sd:.0f} |")
+    cmd = f"python bench/bench_codec.py --n {a.n}" + (f" --pool-compare --pool-n {a.pool_n}" if a.pool_compare else "")
+    note = (f"\n{len(files)} files of the speaker-disjoint evaluation set (`bench/eval_subset.py`, "
             f"{rows[systems[0].name]['dur']:.0f} s of speech), model `{model.name}` "
-            f"(checksum {model.checksum[:12]}…), command: `python bench/bench_codec.py --n {a.n}`. "
+            f"(checksum {model.checksum[:12]}…), command: `{cmd}`. "
             "mlcodec speeds are warm, in-process, one thread, best of 3 runs on ~20 s; "
-            f"load average during the run {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; "
-            "opusenc/opusdec/c2enc/c2dec speeds are "
-            "process wall times including start-up (short files), so they understate those tools. "
-            "\"kb/s (file)\" is the whole file (Ogg Opus framing included; Codec 2: raw bit file); mlcodec's "
-            "\"60 ms packets\" column is the same coding (identical audio) in 60 ms packets, and \"payload\" "
-            "its extension payloads alone (version byte + range-coded latents; format.md §2, §5).\n")
-    table = head + "\n".join(lines) + "\n" + note
-    print(table)
-    if a.out != "-":
-        out = Path(a.out)
-        section = f"{BEGIN}\n## Speech codec: quality and speed (bench/bench_codec.py)\n\n{table}{END}\n"
-        write_section(out, BEGIN, END, section, "# Benchmarks\n\n")
-        print(f"written to {out}", file=sys.stderr)
+            f"load average during the run {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (a shared machine: "
+            "speeds are low bounds); external tools' speeds are process wall times including start-up. "
+            "kb/s (whole file) = file bytes × 8 / duration (Ogg Opus files; opus_demo packets muxed into Ogg; "
+            "Codec 2: raw bit file); mlcodec's payload = its extension payloads alone.\n")
+    def emit(extra: str) -> None:
+        table = head + "\n".join(lines) + "\n" + note + extra
+        print(table, flush=True)
+        if a.out != "-":
+            out = Path(a.out)
+            section = f"{BEGIN}\n## Speech codec: quality, rate and speed (bench/bench_codec.py)\n\n{table}{END}\n"
+            write_section(out, BEGIN, END, section, "# Benchmarks\n\n")
+            print(f"written to {out}", file=sys.stderr)
+
+    emit("")
+    extra = ""
+    if a.pool_compare:
+        seen = [p for p in holdout_files(a.speech) if p not in set(files)]
+        pair = [Ours(model, "3k")]
+        seen = seen[:a.pool_n]
+        prow, pref = run_systems(pair, seen, log=False)
+        extra = (f"\n**How much the speaker-disjoint set moved the numbers.** The other {len(seen)} files of the "
+                 "held-out pool (speakers whose other files the shipped vocoder was trained on; the earlier "
+                 "evaluation set was the whole pool), same systems, same run:\n\n| system | set | PESQ-WB | STOI | "
+                 "DNSMOS OVRL | DNSMOS P.808 |\n|---|---|---|---|---|---|\n")
+        for s in pair:
+            for label, rr in ((f"speaker-disjoint ({len(files)})", rows[s.name]), (f"rest of pool ({len(seen)})",
+                                                                                   prow[s.name])):
+                extra += (f"| {s.name} | {label} | {mean(rr['m'], 'pesq'):.2f} | {mean(rr['m'], 'stoi'):.3f} | "
+                          f"{mean(rr['m'], 'ovrl'):.2f} | {mean(rr['m'], 'p808'):.2f} |\n")
+        emit(extra)
 
 
 if __name__ == "__main__":

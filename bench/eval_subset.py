@@ -10,6 +10,16 @@ Selection rule (deterministic, independent of manifest row order):
 3. Per source, order the groups by SHA-1 of "source/speaker"; then take one group from each
    source in turn (sources in alphabetical order), round robin, until ``n`` files are chosen.
    This spreads the subset over all corpora and over as many different speakers as possible.
+   The first 50 files of this order are the **held-out pool** (:func:`holdout_files`): no
+   training recipe uses them, nor any other file of their speakers (train/data.py,
+   train/vocoder/data.py).
+4. **Speaker-disjoint evaluation set** (:func:`eval_files`, issue 10): the files of the pool
+   whose speaker is known and has *no other file* in the corpus. Why: the shipped vocoder
+   (vocoder_v1) was trained before the speaker rule and excluded only the pool's files, so a
+   pool speaker with other files was heard by it; the codec model excluded whole speakers.
+   Only speakers all of whose files are in the pool are unseen by every shipped model: 16
+   files (LibriSpeech; picovoice_coffee has no speaker ids, so its files cannot be proven
+   unseen). A vocoder retrained with the fixed exclusion makes the whole pool usable again.
 """
 from __future__ import annotations
 
@@ -25,26 +35,56 @@ def _h(s: str) -> str:
     return hashlib.sha1(s.encode("utf-8")).hexdigest()
 
 
-def eval_files(speech_root, n: int = 50) -> list[Path]:
-    """The first ``n`` files of the deterministic evaluation order (see module docstring)."""
+POOL = 50
+
+
+def _manifest(root: Path) -> list[dict]:
+    with open(root / "manifest.csv", newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def eval_files(speech_root, n: int = POOL) -> list[Path]:
+    """The first ``n`` files of the speaker-disjoint evaluation set (module docstring, step 4)."""
+    root = Path(speech_root)
+    pool = holdout_files(root)
+    rows = _manifest(root)
+    count: dict[tuple[str, str], int] = {}
+    for r in rows:
+        key = (r["source"], r["speaker"])
+        count[key] = count.get(key, 0) + 1
+    spk = {r["path"]: (r["source"], r["speaker"]) for r in rows}
+    in_pool: dict[tuple[str, str], int] = {}
+    for p in pool:
+        k = spk.get(str(p.relative_to(root)))
+        if k:
+            in_pool[k] = in_pool.get(k, 0) + 1
+    out = []
+    for p in pool:
+        k = spk.get(str(p.relative_to(root)))
+        if k and k[1] not in ("", "unknown") and count[k] == in_pool[k]:
+            out.append(p)
+    return out[:n]
+
+
+def holdout_files(speech_root, n: int = POOL) -> list[Path]:
+    """The first ``n`` files of the deterministic order: the held-out pool (steps 1-3)."""
     root = Path(speech_root)
     groups: dict[str, dict[str, str]] = {}
-    with open(root / "manifest.csv", newline="", encoding="utf-8") as fh:
-        for row in csv.DictReader(fh):
-            try:
-                dur = float(row["duration_s"])
-            except (KeyError, ValueError):
-                continue
-            if not (MIN_S <= dur <= MAX_S):
-                continue
-            src = row["source"]
-            spk = row["speaker"]
-            if not spk or spk == "unknown":
-                spk = row["path"]
-            key = f"{src}/{spk}"
-            best = groups.setdefault(src, {}).get(key)
-            if best is None or _h(row["path"]) < _h(best):
-                groups[src][key] = row["path"]
+    for row in _manifest(root):
+        try:
+            dur = float(row["duration_s"])
+        except (KeyError, ValueError):
+            continue
+        if not (MIN_S <= dur <= MAX_S):
+            continue
+        src = row["source"]
+        spk = row["speaker"]
+        if not spk or spk == "unknown":
+            spk = row["path"]
+        key = f"{src}/{spk}"
+        best = groups.setdefault(src, {}).get(key)
+        if best is None or _h(row["path"]) < _h(best):
+            groups[src][key] = row["path"]
     queues = {src: [g[k] for k in sorted(g, key=_h)] for src, g in groups.items()}
     chosen: list[Path] = []
     while len(chosen) < n and any(queues.values()):

@@ -120,7 +120,8 @@ def _skip_check(opts):
     from mlcodec.io.resume import output_status, settings_digest
     import mlcodec
 
-    digest = settings_digest(load_model(opts.model), opts.bitrate, opts.frame_ms, opts.fixed_point)
+    digest = settings_digest(load_model(opts.model), opts.bitrate, opts.frame_ms, opts.fixed_point,
+                             "cbr" if opts.cbr else "vbr")
 
     def done(src: str, dst: str):
         if output_status(dst, digest) is not None:
@@ -276,12 +277,29 @@ def _with_common(f):
     return f
 
 
+def _bitrate(ctx, param, value):
+    try:
+        fmt.parse_bitrate(value)
+    except MlcodecError as exc:
+        raise click.BadParameter(exc.reason) from None
+    return value
+
+
+_LATENCY = ", ".join(f"{ms}: {ms + fmt.LATENCY_EXTRA_MS}" for ms in fmt.FRAME_MS_CHOICES)
+
+
 @click.command("encode")
 @click.argument("paths", nargs=-1, metavar="IN [OUT.opus] | IN... -o DIR")
-@click.option("-b", "--bitrate", type=click.Choice(BITRATES), default=fmt.DEFAULT_BITRATE, show_default=True,
-              help="Bit-rate preset (quantizer level of the latent payload).")
+@click.option("-b", "--bitrate", default=fmt.DEFAULT_BITRATE, show_default=True, callback=_bitrate,
+              metavar="RATE",
+              help="Whole-file bit rate (bytes x 8 / duration, headers included): 1.5k, 3k, 6k or any "
+                   "value 1k..8k. Files meet it (two-pass); stdin input steers towards it (one pass). "
+                   "Short files (< ~5 s) may exceed 1.5k: the headers alone are ~0.8 kb/s over 2 s.")
+@click.option("--vbr/--cbr", "vbr", default=True, show_default=True,
+              help="VBR with DTX (pauses cost ~0.13 kb/s), or every packet the same size (no DTX).")
 @click.option("--frame-ms", type=click.Choice(FRAME_MS), default=str(fmt.DEFAULT_FRAME_MS), show_default=True,
-              help="Packet duration in ms.")
+              help=f"Packet duration in ms. Latency in ms (packet + 30): {_LATENCY}. Framing costs "
+                   "2.1 kb/s at 20, 0.9 at 60, 0.42 at 120 (out of the --bitrate budget).")
 @click.option("--serial", type=click.IntRange(0, 0xFFFFFFFF), default=None,
               help="Ogg serial number (default: derived from the settings and the audio, so the same input "
                    "gives the same bytes).")
@@ -289,12 +307,14 @@ def _with_common(f):
               help="With -o DIR: skip outputs that are complete and were made with the same settings and model.")
 @_with_common
 @guarded
-def encode(paths, bitrate, frame_ms, serial, skip_existing, outdir, jobs, report_path, scheduler, model, float_path):
+def encode(paths, bitrate, vbr, frame_ms, serial, skip_existing, outdir, jobs, report_path, scheduler, model,
+           float_path):
     """Encode speech (any format/rate soundfile reads; - = stdin) into an mlcodec .opus file.
 
-    With -o DIR, the inputs may be files, directories (searched recursively; the tree is
-    mirrored under DIR) and manifests (.txt: one path per line; .csv: an 'input' column)."""
-    _dispatch(EncodeOptions(bitrate, int(frame_ms), model, not float_path, serial), paths, outdir, jobs,
+    The file is Ogg Opus: other players play silence; decode it with `mlcodec decode`. With -o
+    DIR, the inputs may be files, directories (searched recursively; the tree is mirrored under
+    DIR) and manifests (.txt: one path per line; .csv: an 'input' column)."""
+    _dispatch(EncodeOptions(bitrate, int(frame_ms), model, not float_path, serial, not vbr), paths, outdir, jobs,
               skip_existing=skip_existing, report_path=report_path, scheduler=scheduler)
 
 
@@ -322,7 +342,8 @@ def sample_path() -> Path:
 @click.command("demo")
 @click.argument("outdir", required=False, default="mlcodec-demo", metavar="[DIR]",
                 type=click.Path(file_okay=False))
-@click.option("-b", "--bitrate", type=click.Choice(BITRATES), default=fmt.DEFAULT_BITRATE, show_default=True)
+@click.option("-b", "--bitrate", default=fmt.DEFAULT_BITRATE, show_default=True, callback=_bitrate,
+              help="Whole-file bit rate (1.5k, 3k, 6k or 1k..8k).")
 @click.option("--vocoder", type=click.Choice(VOCODERS), default="auto", show_default=True,
               help="auto: the one that measures better for the stream's preset (neural; reference at 1.5k; docs/vocoder.md).")
 @guarded
@@ -343,10 +364,10 @@ def demo(outdir, bitrate, vocoder):
     es = encode_file(src, enc_path, model=model, bitrate=bitrate)
     decode_file(enc_path, dec_path, model=model, vocoder=vocoder)
     voc = {"neural": "neural vocoder", "reference": "reference synthesizer"}[
-        auto_vocoder(bitrate) if vocoder == "auto" else vocoder]
+        auto_vocoder(fmt.nearest_preset(bitrate)) if vocoder == "auto" else vocoder]
     click.echo(f"model {getattr(model, 'name', '?')} (checksum {model.checksum[:16]}...), preset {bitrate}, {voc}")
-    click.echo(f"encoded {es.duration:.2f} s of speech: payload {es.payload_kbps:.2f} kb/s, "
-               f"whole file {es.file_kbps:.2f} kb/s ({es.file_bytes} bytes, {es.packets} packets of 20 ms)")
+    click.echo(f"encoded {es.duration:.2f} s of speech: whole file {es.file_kbps:.2f} kb/s, "
+               f"payload {es.payload_kbps:.2f} kb/s ({es.file_bytes} bytes, {es.packets} packets of {es.frame_ms} ms)")
     click.echo(f"input:   {ref}")
     click.echo(f"stream:  {enc_path}   (plays as silence in other Opus players; see docs/format.md)")
     click.echo(f"decoded: {dec_path}")

@@ -19,10 +19,11 @@ def load_model(path: str | None):
 @dataclass(frozen=True)
 class EncodeOptions:
     bitrate: str = "3k"
-    frame_ms: int = 20
+    frame_ms: int = 120
     model: str | None = None
     fixed_point: bool = True
     serial: int | None = None
+    cbr: bool = False
 
     kind = "encode"
     suffix = ".opus"
@@ -48,8 +49,9 @@ class EncodeOptions:
     def run(self, src, dst, progress=None):
         from mlcodec.io.transcode import encode_file
 
+        extra = {"mode": "cbr"} if self.cbr else {}
         return encode_file(src, dst, model=load_model(self.model), bitrate=self.bitrate, frame_ms=self.frame_ms,
-                           fixed_point=self.fixed_point, serial=self.serial, progress=progress)
+                           fixed_point=self.fixed_point, serial=self.serial, progress=progress, **extra)
 
 
 @dataclass(frozen=True)

@@ -22,11 +22,11 @@ def summary(kind: str, st, compiled: bool = False) -> str:
     """The line printed after one encode or decode."""
     src, dst = display_name(st.input), display_name(st.output, STDOUT_NAME)
     if kind == "encode":
-        return (f"{src} -> {dst}: {st.duration:.2f} s, preset {st.bitrate}, "
-                f"{st.frame_ms} ms packets: payload {st.payload_kbps:.2f} kb/s, "
-                f"whole file {st.file_kbps:.2f} kb/s ({st.file_bytes} bytes){speed(st, compiled)}")
-    return (f"{src} -> {dst}: {st.duration:.2f} s decoded; stream preset {st.bitrate or '?'}: "
-            f"payload {st.payload_kbps:.2f} kb/s, whole file {st.file_kbps:.2f} kb/s{speed(st, compiled)}")
+        return (f"{src} -> {dst}: {st.duration:.2f} s, target {st.bitrate}, "
+                f"{st.frame_ms} ms packets: whole file {st.file_kbps:.2f} kb/s ({st.file_bytes} bytes), "
+                f"payload {st.payload_kbps:.2f} kb/s{speed(st, compiled)}")
+    return (f"{src} -> {dst}: {st.duration:.2f} s decoded; stream target {st.bitrate or '?'}: "
+            f"whole file {st.file_kbps:.2f} kb/s, payload {st.payload_kbps:.2f} kb/s{speed(st, compiled)}")
 
 
 def total(stats) -> str | None:
@@ -36,7 +36,7 @@ def total(stats) -> str | None:
     dur = sum(s.duration for s in stats)
     pay = sum(s.payload_bytes for s in stats) * 8 / dur / 1000 if dur else 0
     whole = sum(s.file_bytes for s in stats) * 8 / dur / 1000 if dur else 0
-    return f"total: {len(stats)} files, {dur:.2f} s: payload {pay:.2f} kb/s, whole file {whole:.2f} kb/s"
+    return f"total: {len(stats)} files, {dur:.2f} s: whole file {whole:.2f} kb/s, payload {pay:.2f} kb/s"
 
 
 #: ``--report FILE.jsonl`` fields, in order (docs/batch.md; stable: fields are only ever added).

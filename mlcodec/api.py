@@ -199,7 +199,10 @@ def info(src: Source) -> FileInfo:
         for p in reader.packets():
             last = p
             packets += 1
-            payload += len(fmt.split_codec_packet(p.data, offset=p.offset)[1])
+            if sinfo.format_version >= 2:
+                payload += len(fmt.carrier_payload(p.data, offset=p.offset)[1] or b"")
+            else:
+                payload += len(fmt.split_codec_packet(p.data, offset=p.offset)[1])
         size = _size(src, o.f)
     dur = _samples(reader, last) / fmt.SAMPLE_RATE
     return FileInfo(duration=dur, preset=sinfo.bitrate, file_kbps=size * 8 / dur / 1000 if dur else 0.0,
@@ -213,13 +216,15 @@ def read_codes(src: Source, *, model=None) -> Codes:
     with _Opened(src) as o:
         reader, sinfo = read_stream_head(o.f, file=o.name)
         dec = Decoder(sinfo, load_model(model), vocoder=False)
-        rows, last = [], None
+        rows, levels, last = [], [], None
         for p in reader.packets():
             last = p
             rows.append(dec.read_codes(p.data, offset=p.offset))
+            levels.append(dec.last_levels)
     samples = _samples(reader, last)
     codes = np.concatenate(rows).astype(np.int32) if rows else np.zeros((0, dec.model.latent_dim), np.int32)
-    return Codes(codes=codes, level=np.full(codes.shape[0], sinfo.level, np.int32),
+    level = np.concatenate(levels).astype(np.int32) if levels else np.zeros(0, np.int32)
+    return Codes(codes=codes, level=level,
                  frame_rate=1000.0 / fmt.LATENT_MS, samples=int(samples), model_checksum=sinfo.model_checksum,
                  model_name=sinfo.model_name, preset=sinfo.bitrate, frame_ms=sinfo.frame_ms, delay=sinfo.delay)
 
@@ -228,16 +233,22 @@ def decode_codes(codes: Codes, samplerate: int = fmt.SAMPLE_RATE, vocoder: str =
                  fixed_point: bool = True) -> tuple[np.ndarray, int]:
     """Audio ``(float32 in [-1, 1], samplerate)`` from :func:`read_codes` output (or edited
     codes of the same shape): the same audio :func:`decode` gives for the stream."""
-    lv = np.unique(np.asarray(codes.level))
-    if lv.shape[0] > 1:
-        raise CodecError(f"codes mix quantizer levels {lv.tolist()}; decode one level at a time")
-    level = int(lv[0]) if lv.shape[0] else 0
+    levels = np.asarray(codes.level).reshape(-1)
+    level = int(levels[0]) if levels.shape[0] else 0
+    v = 2 if len(codes.model_checksum) <= fmt.CHECKSUM_DIGITS else 1
     sinfo = StreamInfo(model_name=codes.model_name, model_checksum=codes.model_checksum, level=level,
-                       frame_ms=codes.frame_ms, bitrate=codes.preset, delay=codes.delay)
+                       frame_ms=codes.frame_ms, bitrate=codes.preset, delay=codes.delay, format_version=v)
     dec = Decoder(sinfo, load_model(model), vocoder=make_vocoder(vocoder, fixed_point, codes.preset),
                   fixed_point=fixed_point)
     q = np.asarray(codes.codes)
-    x = dec.synthesize(dec.features_of_codes(q)) if q.shape[0] else np.zeros(0, np.float32)
+    # packet by packet, the latent decoder conditioned on each packet's level (as decode does)
+    lpp = max(int(codes.frame_ms) // fmt.LATENT_MS, 1)
+    feats = []
+    for k in range(0, q.shape[0], lpp):
+        lv = levels[k:k + lpp] if levels.shape[0] == q.shape[0] else np.full(len(q[k:k + lpp]), level)
+        dec.level = int(lv[-1])
+        feats.append(dec.features_of_codes(q[k:k + lpp], lv))
+    x = dec.synthesize(np.concatenate(feats)) if q.shape[0] else np.zeros(0, np.float32)
     skip = vocoder_delay(dec.vocoder)  # pre-skip (the declared delay) plus the vocoder's own lag
     x = x[skip:skip + codes.samples]
     if x.shape[0] < codes.samples:

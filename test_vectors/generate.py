@@ -30,13 +30,22 @@ from mlcodec.codec.files import decode_stream, encode_stream  # noqa: E402
 SERIAL = 0x6D6C6376  # "mlcv"
 RATE = 16000
 
-#: name -> (how the input is made, bitrate preset, packet ms)
+_EN = ("espeak", "en-us", "The quick brown fox jumps over the lazy dog.")
+_DE = ("espeak", "de", "Bitte rufen Sie mich morgen um acht Uhr an.")
+_ES = ("espeak", "es", "El cielo estaba despejado aquella tarde.")
+#: name -> (how the input is made, bitrate, packet ms, format version). Format-1 vectors stay
+#: (v1 files must still decode, and the format-1 writer must still make them bit-exactly).
 CASES = {
-    "speech_en_3k_20ms": (("espeak", "en-us", "The quick brown fox jumps over the lazy dog."), "3k", 20),
-    "speech_de_1.5k_60ms": (("espeak", "de", "Bitte rufen Sie mich morgen um acht Uhr an."), "1.5k", 60),
-    "speech_es_6k_40ms": (("espeak", "es", "El cielo estaba despejado aquella tarde."), "6k", 40),
-    "harmonics_3k_20ms": (("harmonics",), "3k", 20),
-    "noise_silence_1.5k_20ms": (("noise_silence",), "1.5k", 20),
+    "speech_en_3k_20ms": (_EN, "3k", 20, 1),
+    "speech_de_1.5k_60ms": (_DE, "1.5k", 60, 1),
+    "speech_es_6k_40ms": (_ES, "6k", 40, 1),
+    "harmonics_3k_20ms": (("harmonics",), "3k", 20, 1),
+    "noise_silence_1.5k_20ms": (("noise_silence",), "1.5k", 20, 1),
+    "v2_speech_en_3k_120ms": (_EN, "3k", 120, 2),
+    "v2_speech_de_1.5k_120ms": (_DE, "1.5k", 120, 2),
+    "v2_speech_es_6k_20ms": (_ES, "6k", 20, 2),
+    "v2_speech_en_2.5k_60ms": (_EN, "2.5k", 60, 2),
+    "v2_noise_silence_3k_120ms": (("noise_silence",), "3k", 120, 2),
 }
 
 
@@ -70,10 +79,11 @@ def make_input(spec) -> np.ndarray:
     return np.clip(np.rint(x), -32768, 32767).astype(np.int16)
 
 
-def encode_bytes(x: np.ndarray, bitrate: str, frame_ms: int, model) -> bytes:
+def encode_bytes(x: np.ndarray, bitrate: str, frame_ms: int, model, format_version: int = 1) -> bytes:
+    """The stream of ``x`` (format 2: two-pass VBR with DTX, the file encoder's default)."""
     buf = io.BytesIO()
     encode_stream([np.asarray(x, np.float32)], buf, model=model, bitrate=bitrate, frame_ms=frame_ms,
-                  serial=SERIAL, fixed_point=True)
+                  serial=SERIAL, fixed_point=True, format_version=format_version)
     return buf.getvalue()
 
 
@@ -104,7 +114,7 @@ def decode_bytes(data: bytes, model, vocoder: str = "reference") -> tuple[np.nda
 
 
 def files(name: str) -> dict[str, Path]:
-    return {"input": HERE / "inputs" / f"{name.rsplit('_', 2)[0]}.flac", "stream": HERE / "streams" / f"{name}.opus",
+    return {"input": HERE / "inputs" / f"{name.removeprefix('v2_').rsplit('_', 2)[0]}.flac", "stream": HERE / "streams" / f"{name}.opus",
             "features": HERE / "expected" / f"{name}.f32", "audio": HERE / "expected" / f"{name}.flac",
             "audio_neural": HERE / "expected" / f"{name}.neural.flac"}
 
@@ -123,12 +133,12 @@ def generate(make_inputs: bool, model_path=None) -> None:
                 "serial": SERIAL, "vectors": {}}
     for sub in ("inputs", "streams", "expected"):
         (HERE / sub).mkdir(exist_ok=True)
-    for name, (spec, bitrate, frame_ms) in CASES.items():
+    for name, (spec, bitrate, frame_ms, version) in CASES.items():
         f = files(name)
         if make_inputs or not f["input"].exists():
             sf.write(f["input"], make_input(spec), RATE, subtype="PCM_16")
         x = read_input(f["input"])
-        data = encode_bytes(x, bitrate, frame_ms, model)
+        data = encode_bytes(x, bitrate, frame_ms, model, version)
         f["stream"].write_bytes(data)
         feats, audio = decode_bytes(data, model)
         feats.astype("<f4").tofile(f["features"])
@@ -139,7 +149,7 @@ def generate(make_inputs: bool, model_path=None) -> None:
             "input": str(f["input"].relative_to(HERE)), "stream": str(f["stream"].relative_to(HERE)),
             "features": str(f["features"].relative_to(HERE)), "audio": str(f["audio"].relative_to(HERE)),
             **({"audio_neural": str(f["audio_neural"].relative_to(HERE))} if manifest["vocoder_checksum"] else {}),
-            "bitrate": bitrate, "frame_ms": frame_ms, "input_samples": int(len(x)),
+            "bitrate": bitrate, "frame_ms": frame_ms, "format": version, "input_samples": int(len(x)),
             "stream_bytes": len(data), "feature_frames": int(feats.shape[0]),
             "source": " ".join(spec),
         }
@@ -161,7 +171,8 @@ def check(model_path=None) -> bool:
         feats, audio = decode_bytes((HERE / v["stream"]).read_bytes(), model)
         fr = compare_features(np.fromfile(HERE / v["features"], "<f4"), feats)
         ar = compare_audio(sf.read(HERE / v["audio"], dtype="int16")[0], audio)
-        same = encode_bytes(read_input(HERE / v["input"]), v["bitrate"], v["frame_ms"], model) == \
+        same = encode_bytes(read_input(HERE / v["input"]), v["bitrate"], v["frame_ms"], model,
+                            v.get("format", 1)) == \
             (HERE / v["stream"]).read_bytes()
         print(f"{name}: features {fr}; audio {ar}; re-encoded stream {'identical' if same else 'DIFFERS'}")
         ok &= fr.ok and ar.ok and same

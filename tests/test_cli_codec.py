@@ -72,7 +72,10 @@ def test_pipes(wav, tmp_path):
     assert r.returncode == 0, r.stderr
     assert r.stdout[:4] == b"OggS" and b"kb/s" in r.stderr  # summary goes to stderr
     assert run("encode", "--model", m, "--serial", 42, wav, tmp_path / "f.opus").exit_code == 0
-    assert r.stdout == (tmp_path / "f.opus").read_bytes()  # same bytes through a pipe
+    # stdin is coded in one pass (leaky bucket), a file in two (docs/format.md 2.4): same
+    # headers, same length, the bytes of the audio pages may differ
+    f = (tmp_path / "f.opus").read_bytes()
+    assert r.stdout[:200] == f[:200]
     d = mlcodec("decode", "--model", m, "-", "-", input=r.stdout)
     assert d.returncode == 0, d.stderr
     assert d.stdout[:4] == b"RIFF" and d.stdout[4:8] == b"\xff\xff\xff\xff"  # open-ended header
@@ -128,6 +131,9 @@ def test_one_clear_error_line(wav, tmp_path, case):
             w.close()
         args = ["decode", "--model", m, tmp_path / "o.opus", tmp_path / "x.wav"]
     elif case == "truncated":
+        x, rate = sf.read(wav)
+        sf.write(tmp_path / "long.wav", np.tile(x, 4), rate)  # 6 s: 3 pages of 2.4 s
+        assert run("encode", "--model", m, tmp_path / "long.wav", good).exit_code == 0
         data = good.read_bytes()
         (tmp_path / "cut.opus").write_bytes(data[: len(data) - 50])
         args = ["decode", "--model", m, tmp_path / "cut.opus", tmp_path / "x.wav"]
@@ -137,7 +143,8 @@ def test_one_clear_error_line(wav, tmp_path, case):
         from mlcodec.containers.oggopus import OggOpusWriter, read_ogg_opus
 
         rd = read_ogg_opus(io.BytesIO(good.read_bytes()))
-        tags = [c if not c.startswith("MLCODEC_MODEL_CHECKSUM=") else "MLCODEC_MODEL_CHECKSUM=00ff"
+        tags = [c if not c.startswith("MLCODEC=") else " ".join(
+                    v if i != 2 else "00ff00ff00ff00ff" for i, v in enumerate(c.split(" ")))
                 for c in rd.tags.comments]
         with open(tmp_path / "mm.opus", "wb") as f:
             w = OggOpusWriter(f, pre_skip=rd.head.pre_skip, tags=tags)
@@ -162,7 +169,7 @@ def test_one_clear_error_line(wav, tmp_path, case):
 
 def test_usage_errors(wav, tmp_path):
     assert run("encode", wav).exit_code == 2
-    assert run("encode", "--bitrate", "5k", wav, tmp_path / "x.opus").exit_code == 2
+    assert run("encode", "--bitrate", "9k", wav, tmp_path / "x.opus").exit_code == 2
     assert run("encode", "--frame-ms", "30", wav, tmp_path / "x.opus").exit_code == 2
     assert run("decode", "--rate", "44100", wav, tmp_path / "x.wav").exit_code == 2
     r = run("encode", "-o", tmp_path, "-")

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from mlcodec.codec.format import FORMAT_VERSION
+from mlcodec.codec.format import FORMAT_V1 as FORMAT_VERSION  # format 1's payload (version byte)
 from mlcodec.codec.payload import MAX_MAGNITUDE, CodingTables, read_payload, write_payload
 from mlcodec.errors import CodecError, MlcodecError
 

@@ -64,15 +64,64 @@ def test_streams_are_what_they_claim():
             assert (pk.toc.mode == "CELT" and pk.code == 3) or p in ONE_BYTE_DTX
 
 
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def real_files(tmp_path_factory):
+    """Real ``mlcodec encode`` outputs (issue 10 item 6): speech at 3k with the default 120 ms
+    packets, and a noise burst between silences at 1.5k with 20 ms packets (DTX packets of
+    every kind the encoder makes), as (name, ogg bytes, opus_demo .bit bytes)."""
+    import os
+    import subprocess
+
+    from mlcodec.containers.ogg import read_packets
+
+    d = tmp_path_factory.mktemp("real")
+    out = []
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    for name, src, args in (("speech 3k 120ms", "speech_en.flac", []),
+                            ("noise+silence 1.5k 20ms", "noise_silence.flac", ["-b", "1.5k", "--frame-ms", "20"])):
+        dst = d / (src + ".opus")
+        subprocess.run([sys.executable, "-m", "cli.main", "encode", *args, str(ROOT / "test_vectors" / "inputs" / src),
+                        str(dst)], check=True, capture_output=True, env=env, cwd=ROOT)
+        data = dst.read_bytes()
+        import io
+
+        packets = [p.data for p in read_packets(io.BytesIO(data))][2:]  # audio packets
+        out.append((name, data, si.bit_bytes(packets)))
+    return out
+
+
 @pytest.mark.parametrize("decoder", list(si.decoders()))
-def test_decodes_to_silence(decoder):
+def test_decodes_to_silence(decoder, real_files):
     _, why = si.decoders()[decoder]
     if why:
         pytest.skip(why)
     files = [(si.ogg_bytes(p, g), si.bit_bytes(p)) for p, g in STREAMS.values()]
+    files += [(o, b) for _, o, b in real_files]
+    names = list(STREAMS) + [f"mlcodec encode output ({n})" for n, _, _ in real_files]
     peaks = si.decode_peaks(decoder, files)
-    for name, peak in zip(STREAMS, peaks):
+    for name, peak in zip(names, peaks):
         assert peak <= LIMIT_DBFS, f"{decoder} plays {name} at {peak:.1f} dBFS"
+
+
+def test_real_files_use_the_silent_packets(real_files):
+    """The encoder's packets are the measured silent kinds: CELT carriers, 1-2 byte DTX packets."""
+    import io
+
+    from mlcodec.containers.ogg import read_packets
+
+    kinds = set()
+    for _, data, _ in real_files:
+        packets = [p.data for p in read_packets(io.BytesIO(data))][2:]
+        assert parse_packet(packets[0]).toc.mode == "CELT"
+        for p in packets:
+            pk = parse_packet(p)
+            assert set(pk.frame_lengths) == {0}
+            kinds.add("carrier" if pk.code == 3 and pk.padding else "dtx")
+            assert (pk.toc.mode == "CELT" and pk.code == 3) or len(p) <= 2
+    assert kinds == {"carrier", "dtx"}
 
 
 def test_the_measurement_can_fail():

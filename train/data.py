@@ -22,10 +22,10 @@ DEFAULT_CACHE = Path(os.environ.get("MLCODEC_CACHE", "/work/cache")) / "mlcodec_
 def _eval_files(speech_root: Path, n: int = 50) -> list[str]:
     """The project-wide evaluation subset (relative paths like 'train/src/spk/f.flac')."""
     sys.path.insert(0, str(ROOT))
-    from bench.eval_subset import eval_files  # written by the speech-analysis helper
+    from bench.eval_subset import holdout_files  # the held-out pool (speakers excluded below)
 
     out = []
-    for p in eval_files(speech_root, n=n):
+    for p in holdout_files(speech_root, n=n):
         p = Path(p)
         try:
             out.append(str(p.resolve().relative_to(Path(speech_root).resolve())))

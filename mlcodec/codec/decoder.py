@@ -1,9 +1,14 @@
 """Streaming decoder: Ogg Opus packets -> payloads -> latents -> features -> audio blocks.
 
+Reads format 2 (per-packet level, DTX latents: the last coded latent is repeated) and format 1.
+Damage (a bad page CRC, garbage, a lost page, a packet that does not decode) costs only the
+damaged span: the page reader resynchronises on the next intact page
+(``containers.resync``), the gap is filled by a :class:`~mlcodec.codec.conceal.Concealer`
+(default: repeat and fade) through the vocoder, so the output length stays exact, and the
+damage is reported once the stream ends (:attr:`StreamDecoder.truncated`).
+
 Units: :class:`Decoder` and :class:`StreamDecoder` produce **16 kHz mono float32 samples in
 int16 units** (full scale +-32768); the public :func:`mlcodec.decode` returns float [-1, 1].
-:class:`StreamDecoder` is a generator of trimmed audio blocks (RFC 7845 s4 timing), not a
-sink: callers write, resample or collect the blocks as they like.
 """
 from __future__ import annotations
 
@@ -12,10 +17,14 @@ from typing import BinaryIO, Iterator
 import numpy as np
 
 from mlcodec.codec import format as fmt
-from mlcodec.codec.encoder import load_model
-from mlcodec.codec.payload import CodingTables, read_payload
+from mlcodec.codec.conceal import RepeatFadeConcealer, crossfade
+from mlcodec.codec.model_io import load_model
+from mlcodec.codec.payload import CodingTables, read_payload, read_payload_v2
 from mlcodec.codec.vocoders import make_vocoder, vocoder_delay
 from mlcodec.errors import CodecError, ContainerError
+
+#: Feature frames (10 ms) over which decoding fades back in after concealment.
+CROSSFADE_FRAMES = 4
 
 
 class Decoder:
@@ -24,40 +33,111 @@ class Decoder:
     ``info`` comes from the stream's OpusTags; the model must have the checksum it names
     (CodecError otherwise). ``vocoder`` is an object with ``synthesize(features) -> audio``
     (streaming, stateful), a factory returning one, or a name from
-    :data:`mlcodec.codec.vocoders.VOCODERS`; by default ``auto``.
+    :data:`mlcodec.codec.vocoders.VOCODERS`; by default ``auto``. ``concealer``: a
+    :class:`~mlcodec.codec.conceal.Concealer` for lost packets (default repeat-and-fade).
     """
 
-    def __init__(self, info: fmt.StreamInfo, model=None, *, vocoder=None, fixed_point: bool = True):
+    def __init__(self, info: fmt.StreamInfo, model=None, *, vocoder=None, fixed_point: bool = True,
+                 concealer=None):
         from mlcodec.codec.model import dequantize
 
         self.model = load_model(model)
         fmt.check_model(info, self.model)
         self.info = info
-        self.tables = self.model.quant_tables(info.level)
-        self.coding = CodingTables.from_quant_tables(self.tables)
+        self.v2 = info.format_version >= 2
+        self.nb_levels = int(self.model.nb_levels)
+        self.level: int | None = None if self.v2 else info.level
+        self._coding: dict[int, CodingTables] = {}
         self._dequantize = dequantize
-        self._net = self.model.new_decoder(info.level, fixed_point=fixed_point)
-        self.vocoder = make_vocoder(vocoder, fixed_point, info.bitrate) if vocoder is not False else None
+        self._net = self.model.new_decoder(max(info.level, 0) if not self.v2 else
+                                           self.model.PRESETS.get(fmt.nearest_preset(info.bitrate), 0),
+                                           fixed_point=fixed_point)
+        preset = fmt.nearest_preset(info.bitrate) if info.bitrate else info.bitrate
+        self.vocoder = make_vocoder(vocoder, fixed_point, preset) if vocoder is not False else None
+        self.concealer = concealer if concealer is not None else RepeatFadeConcealer()
+        self._sid: np.ndarray | None = None  # last coded latent (format 2 DTX repeats it)
+        self._sid_level = 0
+        self._fade = 0  # frames still to cross-fade after a concealment
         self.packets_in = 0
         self.payload_bytes = 0
+        self.last_levels: np.ndarray = np.zeros(0, np.int32)
+
+    @property
+    def tables(self):
+        return self.model.quant_tables(self.level if self.level is not None else 0)
+
+    def coding(self, level: int) -> CodingTables:
+        t = self._coding.get(level)
+        if t is None:
+            t = self._coding[level] = CodingTables.from_quant_tables(self.model.quant_tables(level))
+        return t
 
     def read_codes(self, packet: bytes, *, offset: int | None = None) -> np.ndarray:
-        """The quantized latents (latents x dims, int) of one packet."""
-        frame_ms, payload = fmt.split_codec_packet(packet, offset=offset)
-        q = read_payload(payload, fmt.latents_per_packet(frame_ms), self.coding, offset=offset)
+        """The quantized latents (latents x dims, int) of one packet (a format-2 DTX latent
+        repeats the last coded one); :attr:`last_levels` gets their levels."""
+        if not self.v2:
+            frame_ms, payload = fmt.split_codec_packet(packet, offset=offset)
+            q = read_payload(payload, frame_ms // fmt.LATENT_MS, self.coding(self.level), offset=offset)
+            self.payload_bytes += len(payload)
+        else:
+            n, payload = fmt.carrier_payload(packet, offset=offset)
+            if payload is None:
+                rows = [None] * n
+            else:
+                self.level, rows = read_payload_v2(payload, n, self.coding, level=self.level,
+                                                   nb_levels=self.nb_levels, offset=offset)
+                self.payload_bytes += len(payload)
+            if self.level is None:
+                raise CodecError("DTX packet before any level is known (after damage)", offset=offset)
+            q, lv = [], []
+            for r in rows:
+                if r is not None:
+                    self._sid, self._sid_level = r, self.level
+                elif self._sid is None:
+                    raise CodecError("DTX latent before any coded latent (after damage)", offset=offset)
+                q.append(self._sid)
+                lv.append(self._sid_level)
+            self.packets_in += 1
+            self.last_levels = np.array(lv, np.int32)
+            return np.stack(q)
         self.packets_in += 1
-        self.payload_bytes += len(payload)
+        self.last_levels = np.full(q.shape[0], self.level, np.int32)
         return np.asarray(q)
 
-    def features_of_codes(self, q: np.ndarray) -> np.ndarray:
-        """Features (2 per latent, 20 values each) of quantized latents, through the decoder
-        network (causal and stateful: one block call equals one step() per latent)."""
-        feats = np.asarray(self._net.process(self._dequantize(q, self.tables)), dtype=np.float32)
-        return feats.reshape(-1, 20)
+    def features_of_codes(self, q: np.ndarray, levels=None) -> np.ndarray:
+        """Features (2 per latent, 20 values each) of quantized latents through the decoder
+        network (causal and stateful). ``levels``: the quantizer level of each row (default:
+        :attr:`last_levels` after :meth:`read_codes`, else the current level); the network is
+        conditioned on the packet's level (the last row's)."""
+        q = np.asarray(q)
+        if levels is None:
+            levels = self.last_levels if self.last_levels.shape[0] == q.shape[0] else None
+        if levels is None:
+            levels = np.full(q.shape[0], self.level if self.level is not None else 0, np.int32)
+        levels = np.asarray(levels).reshape(-1)
+        z = np.empty(q.shape, np.float32)
+        for lv in np.unique(levels):
+            m = levels == lv
+            z[m] = self._dequantize(q[m], self.model.quant_tables(int(lv)))
+        if q.shape[0]:
+            self._net.level = int(self.level if self.level is not None else levels[-1])
+        return np.asarray(self._net.process(z), dtype=np.float32).reshape(-1, 20)
 
     def decode_features(self, packet: bytes, *, offset: int | None = None) -> np.ndarray:
-        """Features (2 per latent, 20 values each) of one packet."""
-        return self.features_of_codes(self.read_codes(packet, offset=offset))
+        """Features (2 per latent, 20 values each) of one packet (cross-faded in after a
+        concealment; the concealer observes them)."""
+        feats = self.features_of_codes(self.read_codes(packet, offset=offset))
+        if self._fade:
+            k = min(self._fade, feats.shape[0])
+            feats = crossfade(self.concealer.conceal(k), feats)
+            self._fade -= k
+        self.concealer.observe(feats)
+        return feats
+
+    def conceal_features(self, frames: int) -> np.ndarray:
+        """Features for ``frames`` lost 10 ms frames (the concealer's), then fade back in."""
+        self._fade = CROSSFADE_FRAMES
+        return np.asarray(self.concealer.conceal(int(frames)), np.float32).reshape(-1, 20)
 
     def synthesize(self, feats: np.ndarray) -> np.ndarray:
         """Audio for features, through the (stateful) vocoder."""
@@ -99,29 +179,112 @@ def read_exact(f: BinaryIO, n: int) -> bytes:
     return out
 
 
+
+
+def _page_packets(page, pending: list) -> list[tuple[bytes, int]]:
+    """(data, offset) of the packets completed on ``page``. ``pending`` carries a packet
+    continued across pages: ``[start_offset, piece, ...]`` (emptied or refilled here)."""
+    out = []
+    base = page.offset + 27 + len(page.segments)
+    a = pos = 0
+    for v in page.segments:
+        pos += v
+        if v < 255:
+            if pending:
+                out.append((b"".join(pending[1:]) + page.body[a:pos], pending[0]))
+                pending.clear()
+            else:
+                out.append((page.body[a:pos], base + a))
+            a = pos
+    if a < len(page.body) or (page.segments and page.segments[-1] == 255):
+        if not pending:
+            pending.append(base + a)
+        pending.append(page.body[a:])
+    return out
+
+
 class StreamDecoder:
     """Iterate over the trimmed 16 kHz audio blocks (int16 units) of an mlcodec Ogg Opus stream.
 
     The headers are read on construction (CodecError/ContainerError when the stream is not
-    one of ours, or the model does not match). A stream that ends early or is damaged after
-    its headers is decoded as far as it is readable; :attr:`truncated` then names the reason
-    once the iteration ends (the caller decides to report it). ``features`` collects each
-    packet's features when ``keep_features`` is set.
+    one of ours, or the model does not match). Damage after the headers (a bad page, lost
+    pages, a packet that does not decode) is concealed and decoding goes on at the next
+    intact page, keeping the output length; a stream that ends early is decoded as far as it
+    goes. :attr:`truncated` then names the first problem (``offset N: reason``) and
+    :attr:`damage` lists them all, once the iteration ends (the caller decides to report it).
+    ``features`` collects each packet's features when ``keep_features`` is set.
     """
 
     def __init__(self, src: BinaryIO, *, model=None, vocoder=None, fixed_point: bool = True,
-                 file: str | None = None, keep_features: bool = False):
-        self.reader, self.info = read_stream_head(src, file=file)
-        self.decoder = Decoder(self.info, model, vocoder=vocoder, fixed_point=fixed_point)
+                 file: str | None = None, keep_features: bool = False, concealer=None):
+        from mlcodec.containers.detect import PrefixedReader
+        from mlcodec.containers.resync import iter_pages_resync
+
+        head = read_exact(src, 4)
+        if not head:
+            raise CodecError("empty input", file=file)
+        if head != b"OggS":
+            raise CodecError("not an Ogg Opus file (mlcodec decode reads streams made by mlcodec encode)",
+                             file=file, offset=0)
+        self.file = file
+        self.damage: list[tuple[int, str]] = []
+        self._pages = iter_pages_resync(PrefixedReader(head, src), self.damage)
+        self.head, self.info, self.serial = self._read_headers()
+        self.decoder = Decoder(self.info, model, vocoder=vocoder, fixed_point=fixed_point, concealer=concealer)
         self.samples = 0
         self.packets = 0
+        self.concealed = 0  # 16 kHz samples' worth of concealed audio (before trimming)
         self.truncated: str | None = None
         self.features: list[np.ndarray] | None = [] if keep_features else None
         self._done = False
 
+    def _read_headers(self):
+        from mlcodec.containers.oggopus import HEAD_MAGIC, OpusHead, OpusTags
+
+        serial, head, seq, pending, others = None, None, -1, [], set()
+        for page in self._pages:
+            if self.damage:
+                at, why = self.damage[0]
+                raise ContainerError(f"damaged header pages: {why}", file=self.file, offset=at)
+            if serial is None:
+                if page.serial in others:
+                    continue
+                if not page.flags & 2:
+                    raise ContainerError("first Ogg page is not a BOS page", file=self.file, offset=page.offset)
+                body = page.body
+                if not body.startswith(HEAD_MAGIC):
+                    others.add(page.serial)
+                    continue  # another codec's logical stream: skip it
+                serial, seq = page.serial, page.sequence
+                head = OpusHead.parse(body, file=self.file, offset=page.offset)
+                continue
+            if page.serial != serial:
+                continue
+            if page.sequence != seq + 1:
+                raise ContainerError("OpusTags page missing", file=self.file, offset=page.offset)
+            seq = page.sequence
+            done = _page_packets(page, pending)
+            if done:
+                data, off = done[0]
+                tags = OpusTags.parse(data, file=self.file, offset=off)
+                info = fmt.parse_stream_tags(tags.comments)
+                if head.channels != 1:
+                    raise CodecError(f"mlcodec streams are mono, this one has {head.channels} channels",
+                                     file=self.file)
+                self._seq = seq
+                return head, info, serial
+        if self.damage:
+            at, why = self.damage[0]
+            raise ContainerError(why, file=self.file, offset=at)
+        raise ContainerError("no Opus logical stream found (no OpusHead/OpusTags)", file=self.file, offset=0)
+
     @property
     def payload_bytes(self) -> int:
         return self.decoder.payload_bytes
+
+    @property
+    def reader(self):  # compatibility: the head as the old reader exposed it
+        return self
 
     def __iter__(self) -> Iterator[np.ndarray]:
         for block in self._blocks():
@@ -129,49 +292,141 @@ class StreamDecoder:
                 self.samples += block.shape[0]
                 yield block
 
+    def _note(self, offset, why: str) -> None:
+        self.damage.append((offset, why))
+
+    def _units(self):
+        """(features, audio) of every packet and concealed gap in time order, then the
+        stream's end: yields ('end', final_granule or None)."""
+        dec = self.decoder
+        per48 = self.info.frame_ms * fmt.GRANULE_PER_SAMPLE * fmt.SAMPLE_RATE // 1000
+        pos = 0            # 48 kHz timeline position of the next audio
+        seq = self._seq
+        pending: list = []
+        gap_seen = False   # damage since the last page that decoded
+        seen_damage = len(self.damage)
+        final = None
+        other = None
+        for page in self._pages:
+            if page.serial != self.serial:
+                if page.flags & 2 and final is not None and other is None:
+                    other = page
+                continue
+            if final is not None:
+                continue
+            if len(self.damage) > seen_damage:
+                gap_seen = True
+                seen_damage = len(self.damage)
+            if page.sequence != seq + 1:
+                if not gap_seen:
+                    self._note(page.offset, f"page sequence jumps from {seq} to {page.sequence} (lost pages)")
+                    seen_damage += 1
+                gap_seen = True
+                pending.clear()
+            seq = page.sequence
+            if page.flags & 1 and not pending:
+                packets = _page_packets(page, [0])[1:]  # drop the tail of a lost packet
+            else:
+                packets = _page_packets(page, pending)
+            durs = []
+            for data, _ in packets:
+                from mlcodec.containers.oggopus import packet_samples
+
+                durs.append(packet_samples(data) or per48)
+            total = sum(durs)
+            eos = bool(page.flags & 4)
+            if eos:
+                start = pos if not gap_seen else pos + per48 * max(0, -(-(page.granule - total - pos) // per48))
+                final = page.granule
+                yield "final", final
+            else:
+                start = page.granule - total
+            if start > pos:
+                if dec.v2:
+                    dec.level = None  # a new page re-sends the level on its first carrier
+                if not gap_seen:
+                    self._note(page.offset, f"granule jumps by {(start - pos) / 48:.0f} ms (lost pages)")
+                    seen_damage += 1
+                yield self._conceal(start - pos)
+                pos = start
+            gap_seen = False
+            for (data, off), d in zip(packets, durs):
+                try:
+                    feats = dec.decode_features(data, offset=off)
+                except CodecError as exc:
+                    self._note(off, exc.reason)
+                    seen_damage += 1
+                    yield self._conceal(d)
+                else:
+                    self.packets += 1
+                    if self.features is not None:
+                        self.features.append(feats)
+                    yield feats, dec.synthesize(feats)
+                pos += d
+        if other is not None:
+            self._other = other
+        yield "end", final
+
+    def _conceal(self, n48: int):
+        frames = max(int(n48) // (fmt.GRANULE_PER_SAMPLE * 160), 0)
+        feats = self.decoder.conceal_features(frames)
+        if self.features is not None:
+            self.features.append(feats)
+        self.concealed += frames * 160
+        return feats, self.decoder.synthesize(feats)
+
     def _blocks(self) -> Iterator[np.ndarray]:
         if self._done:
             return
         self._done = True
-        reader, info, dec = self.reader, self.info, self.decoder
+        info, dec = self.info, self.decoder
+        g = fmt.GRANULE_PER_SAMPLE
+        pre = self.head.pre_skip // g
         # The pre-skip removes the delay the encoder assumed (MLCODEC_DELAY); a vocoder with
         # another delay shifts its output by the difference, keeping the length exact.
-        shift = vocoder_delay(dec.vocoder) - info.delay
-        skip = max(shift, 0)
-        if shift < 0:
-            yield np.zeros(-shift, np.float32)
-        last = None
-        g = fmt.GRANULE_PER_SAMPLE
+        skip = pre + vocoder_delay(dec.vocoder) - info.delay
+        if skip < 0:
+            yield np.zeros(-skip, np.float32)
+            skip = 0
+        made = 0  # samples yielded after the skip
+        final = None
+        self._other = None
+        got_audio = False
         try:
-            for p in reader.packets():
-                last = p
-                feats, audio = dec.decode_packet(p.data, offset=p.offset)
-                if self.features is not None:
-                    self.features.append(feats)
-                # The packet's audio covers output positions [granule - samples - pre_skip, ...).
-                start48 = p.granule - p.samples - reader.head.pre_skip
-                a = max(p.pcm_start - start48, 0) // g
-                b = max(p.pcm_end - start48, 0) // g
-                piece = audio[a:b]
+            limit = None
+            for a, b in self._units():
+                if isinstance(a, str):
+                    final = b
+                    if a == "final":
+                        limit = max((final - self.head.pre_skip) // g, 0)
+                        continue
+                    break
+                got_audio = True
+                piece = b
                 if skip:
                     cut = min(skip, piece.shape[0])
                     piece, skip = piece[cut:], skip - cut
-                if shift < 0 and p.eos:
-                    piece = piece[:max(piece.shape[0] + shift, 0)]
-                self.packets += 1
+                if limit is not None:
+                    piece = piece[:max(limit - made, 0)]
+                made += piece.shape[0]
                 yield piece
-        except (ContainerError, CodecError) as exc:
-            # Damage after the headers: keep what was decoded, report where it stopped.
-            self.truncated = exc.reason if exc.offset is None else f"offset {exc.offset}: {exc.reason}"
-        else:
-            if last is None:
-                self.truncated = "stream has no audio packets"
-            elif not last.eos:
-                self.truncated = "stream ends without its last (EOS) page"
-            elif reader.other_streams:
-                o = reader.other_streams[0]
-                where = "" if o.head_offset is None else f"offset {o.head_offset}: "
-                self.truncated = (f"{where}another Opus logical stream (serial {o.serial}) follows; chained "
-                                  "Ogg files are not supported, only the first stream was decoded")
-        if shift > 0 and self.truncated is None:
-            yield np.zeros(shift, np.float32)  # the vocoder's extra lag: pad the end back to length
+        except (ContainerError, CodecError) as exc:  # pragma: no cover - units conceal their errors
+            self._note(exc.offset, exc.reason)
+        if final is not None:
+            length = max((final - self.head.pre_skip) // g, 0)
+            if made < length:
+                yield np.zeros(length - made, np.float32)
+        if self.damage:
+            at, why = self.damage[0]
+            more = f" (and {len(self.damage) - 1} more damaged spans)" if len(self.damage) > 1 else ""
+            self.truncated = (why if at is None else f"offset {at}: {why}") + more
+            if final is None:
+                self.truncated += "; stream ends without its last (EOS) page"
+        elif not got_audio:
+            self.truncated = "stream has no audio packets"
+        elif final is None:
+            self.truncated = "stream ends without its last (EOS) page"
+        elif self._other is not None:
+            o = self._other
+            self.truncated = (f"offset {o.offset}: another Opus logical stream (serial {o.serial}) follows; chained "
+                              "Ogg files are not supported, only the first stream was decoded")

@@ -1,77 +1,99 @@
-"""Streaming encoder: 16 kHz audio -> features -> latents -> payloads -> Opus packets -> Ogg.
+"""Streaming encoder (format 2): 16 kHz audio -> features -> latents -> DTX, level choice ->
+payloads -> carrier/DTX packets -> Ogg Opus.
 
 Encoding (docs/codec.md): LPCNet features (``mlcodec.dsp.features``, specs 07) -> the model's
-encoder, one latent per 20 ms -> dead-zone quantization at the preset's level -> range-coded
-payload (``payload.py``) -> one RFC 6716 packet per ``frame_ms`` with the payload in its
-extension area (``format.py``) -> Ogg Opus pages (RFC 7845).
+encoder, one latent per 20 ms -> DTX gate (``ratecontrol.DtxGate``) -> quantizer level per
+packet (two-pass for files, a leaky bucket for pipes, or CBR: ``ratecontrol``) -> one range-coded
+payload per packet (``payload.write_payload_v2``) in the extension area of a carrier of
+zero-length CELT frames (``format.build_codec_packet``) or a 1-2 byte DTX packet -> Ogg pages
+of about 2.4 s. ``--bitrate R`` is a whole-file target: bytes x 8 / duration <= R.
 
 Units: :class:`Encoder` and :func:`encode_stream` take **16 kHz mono float samples in int16
-units** (full scale +-32768); the public :func:`mlcodec.encode` converts float [-1, 1] audio
-at any rate to that.
+units** (full scale +-32768). Format 1 is written by :mod:`mlcodec.codec.encoder_v1`.
 """
 from __future__ import annotations
 
+import io
 from typing import BinaryIO, Callable, Iterable
 
 import numpy as np
 
 from mlcodec.codec import format as fmt
-from mlcodec.codec.payload import CodingTables, write_payload
+from mlcodec.codec import ratecontrol as rc
+from mlcodec.codec.model_io import load_model
+from mlcodec.codec.payload import CodingTables, write_payload_v2
 from mlcodec.codec.vocoders import codec_delay
 from mlcodec.errors import AudioError, CodecError
 
-
-def load_model(model=None):
-    """The given model, a model loaded from a path, or the shipped one."""
-    import os
-
-    if model is not None and not isinstance(model, (str, os.PathLike)):
-        return model
-    from mlcodec.codec.model import load_model as _load
-
-    return _load(model)
+#: Rate-control modes: ``vbr`` (two-pass when the whole input is at hand, else a leaky
+#: bucket), ``cbr`` (every packet the same size, no DTX).
+MODES = ("vbr", "cbr")
+#: OpusHead output gain (Q7.8 dB): -128 dB, a second layer of silence for players that apply
+#: it (RFC 7845 s5.1; research s1). The mlcodec decoder ignores it.
+OUTPUT_GAIN = -32768
 
 
 class Encoder:
     """Streaming encoder: :meth:`process` 16 kHz int16-unit samples, then :meth:`flush`.
 
-    Both return complete Opus packets. ``pre_skip`` and :meth:`final_granule` give the Ogg
-    Opus timing (RFC 7845 s4): the input is delayed by :func:`codec_delay` samples, padded
-    with zeros to whole packets, and the end is trimmed through the last granule.
+    Both return complete Opus packets; with ``two_pass`` every packet comes from
+    :meth:`flush` (the level choice needs the whole input). ``header_bytes`` (the Ogg header
+    pages' size) lets the rate control charge them to the target.
     """
 
     def __init__(self, model=None, *, bitrate: str = fmt.DEFAULT_BITRATE, frame_ms: int = fmt.DEFAULT_FRAME_MS,
-                 fixed_point: bool = True, delay: int | None = None):
-        from mlcodec.codec.model import FRAMES_PER_LATENT, quantize
+                 fixed_point: bool = True, delay: int | None = None, mode: str = "vbr", two_pass: bool = False,
+                 dtx: bool = True, header_bytes: int = 0):
+        from mlcodec.codec.model import FRAMES_PER_LATENT
         from mlcodec.dsp.features import FeatureExtractor
 
         if FRAMES_PER_LATENT * 10 != fmt.LATENT_MS:  # pragma: no cover - model contract
             raise CodecError(f"model has {FRAMES_PER_LATENT} frames per latent; the format needs 2")
+        if mode not in MODES:
+            raise CodecError(f"unknown rate-control mode {mode!r} (choose {', '.join(MODES)})")
         self.model = load_model(model)
-        self.level = fmt.preset_level(getattr(self.model, "PRESETS", {}), bitrate)
-        self.bitrate = bitrate
+        self.target_bps = fmt.parse_bitrate(bitrate)
+        self.bitrate = fmt.bitrate_name(self.target_bps)
         self.frame_ms = int(frame_ms)
         self.latents_per_packet = fmt.latents_per_packet(self.frame_ms)
+        self.per_page = fmt.packets_per_page(self.frame_ms)
+        self.mode = mode
+        self.two_pass = bool(two_pass) and mode == "vbr"
+        self.nb_levels = int(self.model.nb_levels)
         self.fixed_point = fixed_point
-        self.tables = self.model.quant_tables(self.level)
-        self.coding = CodingTables.from_quant_tables(self.tables)
-        self._quantize = quantize
         self._net = self.model.new_encoder(fixed_point=fixed_point)
         self._fx = FeatureExtractor()
         self.delay = codec_delay() if delay is None else int(delay)
+        self.header_bytes = int(header_bytes)
+        self._gate = rc.DtxGate(enabled=dtx and mode == "vbr")
+        self._costs = rc.CostModel(self.model)
+        self._coding = {}
         self._frames = np.zeros((0, 20), dtype=np.float32)
-        self._q: list[np.ndarray] = []
+        self._samples = np.zeros(0, np.float32)   # input not yet assigned to a latent
+        self._z: list[np.ndarray] = []             # latents awaiting a packet (or pass 2)
+        self._db: list[float] = []                 # their input levels
+        self._coded: list[bool] = []               # DTX decisions made so far (one pass)
+        self._bucket = rc.LeakyBucket(self.target_bps, self.frame_ms, self.header_bytes, self.nb_levels)
+        self._level = self.model.PRESETS.get(fmt.nearest_preset(self.bitrate), self.nb_levels // 2)
+        self._sent_level: int | None = None
         self.samples_in = 0
         self.packets_out = 0
         self.payload_bytes = 0
         self.packet_bytes = 0
+        self.dtx_latents = 0
+        self.levels_used: list[int] = []
+        #: Indices of the packets that start an Ogg page (encode_stream breaks pages there).
+        self.page_starts: list[int] = []
+        self._page_len = 0
+        self._page_carrier = False
+        self._max_dtx_page = -(-fmt.DTX_PAGE_MS // self.frame_ms)
         self._flushed = False
 
     # -- stream description --
     @property
     def info(self) -> fmt.StreamInfo:
         return fmt.StreamInfo(model_name=str(getattr(self.model, "name", "")),
-                              model_checksum=str(self.model.checksum), level=self.level,
+                              model_checksum=str(self.model.checksum), level=-1,
                               frame_ms=self.frame_ms, bitrate=self.bitrate, delay=self.delay)
 
     @property
@@ -83,54 +105,180 @@ class Encoder:
         """Granule position of the last packet: input length plus pre-skip (RFC 7845 s4)."""
         return self.samples_in * fmt.GRANULE_PER_SAMPLE + self.pre_skip
 
-    # -- coding --
+    # -- analysis --
     def process(self, samples: np.ndarray) -> list[bytes]:
         """Feed samples (16 kHz, int16 units); returns the packets completed so far."""
         if self._flushed:
             raise CodecError("encoder already flushed")
         x = np.asarray(samples, dtype=np.float32).reshape(-1)
         self.samples_in += x.shape[0]
-        return self._frames_in(self._fx.process(x))
+        self._samples = np.concatenate([self._samples, x])
+        self._frames_in(self._fx.process(x))
+        return [] if self.two_pass else self._emit_ready(final=False)
 
     def flush(self) -> list[bytes]:
-        """Pad with zeros to cover the delay and whole packets; returns the last packets."""
+        """Pad with zeros to cover the delay and whole packets; returns the remaining packets."""
         if self._flushed:
             return []
         need = self.samples_in + self.delay
         per = fmt.packet_samples(self.frame_ms)
         total = -(-need // per) * per
-        out = self._frames_in(self._fx.process(np.zeros(total - self.samples_in, dtype=np.float32)))
-        out += self._frames_in(self._fx.flush())
+        pad = np.zeros(total - self.samples_in, dtype=np.float32)
+        self._samples = np.concatenate([self._samples, pad])
+        self._frames_in(self._fx.process(pad))
+        self._frames_in(self._fx.flush())
         self._flushed = True
-        if self._frames.shape[0] or self._q:  # pragma: no cover - padding makes this impossible
+        if self._frames.shape[0] or len(self._z) % self.latents_per_packet:  # pragma: no cover
             raise CodecError("internal error: encoder left a partial packet")
-        return out
+        if self.two_pass:
+            return self._two_pass()
+        return self._emit_ready(final=True)
 
-    def _frames_in(self, frames: np.ndarray) -> list[bytes]:
+    def _frames_in(self, frames: np.ndarray) -> None:
         if frames.shape[0]:
             self._frames = np.concatenate([self._frames, np.asarray(frames, dtype=np.float32)])
         n = self._frames.shape[0] // 2
         if n == 0:
-            return []
+            return
         # The model's encoder is causal: one block call equals n step() calls bit for bit.
-        z = self._net.process(self._frames[: 2 * n])
+        z = np.asarray(self._net.process(self._frames[: 2 * n]), np.float32).reshape(n, -1)
         self._frames = self._frames[2 * n:]
-        q = np.asarray(self._quantize(z, self.tables)).reshape(n, -1)
+        lat = 2 * 160  # latent t covers input samples [320 t, 320 t + 320) (specs 07 s6)
+        self._z.extend(z)
+        self._db.extend(rc.input_levels_db(self._samples[:n * lat], n))
+        self._samples = self._samples[n * lat:]
+
+    # -- coding --
+    def _tables(self, level: int) -> CodingTables:
+        t = self._coding.get(level)
+        if t is None:
+            t = self._coding[level] = CodingTables.from_quant_tables(self.model.quant_tables(level))
+        return t
+
+    def _gate_all(self, db: list[float], final: bool) -> np.ndarray:
+        nxt = db[1:] + ([None] if final else [])
+        return np.array([self._gate.coded(a, b) for a, b in zip(db, nxt)], bool)
+
+    def _emit_ready(self, final: bool) -> list[bytes]:
+        """One pass: packets whose latents are in and DTX-decided (one latent of look-ahead)."""
+        while len(self._coded) < len(self._z) - (0 if final else 1):
+            t = len(self._coded)
+            self._coded.append(self._gate.coded(self._db[t], self._db[t + 1] if t + 1 < len(self._db) else None))
+        lpp = self.latents_per_packet
         out = []
-        for row in q:
-            self._q.append(row)
-            if len(self._q) == self.latents_per_packet:
-                out.append(self._emit())
+        while len(self._coded) >= lpp:
+            z, c = np.stack(self._z[:lpp]), np.array(self._coded[:lpp])
+            del self._z[:lpp], self._db[:lpp], self._coded[:lpp]
+            out.append(self._packet_one_pass(z, c))
         return out
 
-    def _emit(self) -> bytes:
-        payload = write_payload(np.stack(self._q), self.coding)
-        self._q = []
-        pkt = fmt.build_codec_packet(payload, self.frame_ms)
+    def _new_packet(self, carrier: bool) -> bool:
+        """Whether the next packet starts an Ogg page: after ~2.4 s of packets, but a page
+        holding only DTX packets grows to 10 s (a damaged one loses only silence; research
+        s5.2). The level is re-sent on a page's first carrier."""
+        n = self._page_len
+        brk = (self.packets_out == 0 or (n >= self.per_page and (carrier or self._page_carrier))
+               or n >= self._max_dtx_page)
+        if brk:
+            self.page_starts.append(self.packets_out)
+            self._page_len, self._page_carrier, self._sent_level = 0, False, None
+        self._page_len += 1
+        self._page_carrier |= carrier
+        return brk
+
+    def _packet_one_pass(self, z: np.ndarray, coded: np.ndarray) -> bytes:
+        first = self._new_packet(self.mode == "cbr" or bool(coded.any()))
+        if self.mode == "cbr":
+            return self._packet_cbr(z, first)
+        if not coded.any():
+            pkt = self._finish(None, None, first)
+            self._bucket.spend(len(pkt) + 1)  # a pause saves its share for the speech after it
+            return pkt
+        allow = self._bucket.allowance()
+        lo, hi = max(self._level - 2, 0), min(self._level + 2, self.nb_levels - 1)
+        choice = hi
+        for lv in range(lo, hi + 1):  # finest level (lowest index) that fits the allowance
+            bits = self._costs.latent_bits(z, lv)
+            flag = first or lv != self._sent_level
+            if rc.packet_bytes(self.frame_ms, rc.payload_bytes(bits, coded, flag)) <= allow:
+                choice = lv
+                break
+        self._level = choice
+        pkt = self._finish(z, coded, first)
+        self._bucket.spend(len(pkt) + 1 + 27.0 / self.per_page)
+        return pkt
+
+    def _packet_cbr(self, z: np.ndarray, first: bool) -> bytes:
+        size = int(self.target_bps * self.frame_ms / 8000) - 1 - int(np.ceil(27 / self.per_page))
+        coded = np.ones(z.shape[0], bool)
+        for lv in range(self.nb_levels):
+            payload = self._payload(z, coded, lv, first or lv != self._sent_level)
+            if len(payload) + 5 + len(payload) // 254 <= size or lv == self.nb_levels - 1:
+                break
+        self._level = lv
+        return self._finish(z, coded, first, payload=payload, pad_to=max(size, len(payload) + 5))
+
+    def _payload(self, z, coded, level: int, flag: bool) -> bytes:
+        from mlcodec.codec.model import quantize
+
+        q = quantize(z, self.model.quant_tables(level))
+        rows = [q[k] if c else None for k, c in enumerate(coded)]
+        return write_payload_v2(rows, self._tables(level), level=level if flag else None, nb_levels=self.nb_levels)
+
+    def _finish(self, z, coded, first: bool, *, payload: bytes | None = None, pad_to: int | None = None) -> bytes:
+        """The packet of latents ``z`` at the current level (None: an all-DTX packet)."""
+        n = self.latents_per_packet
+        if z is None:
+            pkt = fmt.build_dtx_packet(self.frame_ms)
+            self.dtx_latents += n
+        else:
+            flag = first or self._level != self._sent_level
+            if payload is None:
+                payload = self._payload(z, coded, self._level, flag)
+            self._sent_level = self._level
+            self.dtx_latents += int(n - coded.sum())
+            self.levels_used.append(self._level)
+            pkt = fmt.build_codec_packet(payload, self.frame_ms, pad_to=pad_to)
+            self.payload_bytes += len(payload)
         self.packets_out += 1
-        self.payload_bytes += len(payload)
         self.packet_bytes += len(pkt)
         return pkt
+
+    def _two_pass(self) -> list[bytes]:
+        """Files: choose the level of every packet from the whole input, then code."""
+        coded = self._gate_all(self._db, True)
+        z = np.stack(self._z) if self._z else np.zeros((0, self.model.latent_dim), np.float32)
+        bits = self._costs.bits_table(z)
+        n_pk = z.shape[0] // self.latents_per_packet
+        pages = -(-n_pk // self.per_page)
+        budget = self.target_bps * self.samples_in / fmt.SAMPLE_RATE / 8 - self.header_bytes - 27 * pages
+        levels = rc.plan_two_pass(bits, coded, self.frame_ms, budget, self.nb_levels)
+        out = []
+        lpp = self.latents_per_packet
+        spent = 0.0
+        planned = 0.0
+        for p in range(n_pk):
+            sl = slice(p * lpp, (p + 1) * lpp)
+            c = coded[sl]
+            first = self._new_packet(bool(c.any()))
+            if not c.any():
+                pkt = self._finish(None, None, first)
+            else:
+                lv = int(levels[p])
+                planned += rc.packet_bytes(self.frame_ms, rc.payload_bytes(bits[sl, lv], c, True))
+                # the real range coder may overrun the prediction slightly: code coarser then
+                while True:
+                    self._level = lv
+                    payload = self._payload(z[sl], c, lv, first or lv != self._sent_level)
+                    size = rc.packet_bytes(self.frame_ms, len(payload))
+                    if spent + size <= planned + 2 or lv >= self.nb_levels - 1:
+                        break
+                    lv += 1
+                pkt = self._finish(z[sl], c, first, payload=payload)
+            spent += len(pkt) + 1 + len(pkt) // 255
+            out.append(pkt)
+        self._z, self._db = [], []
+        return out
 
 
 class _HoldHeaders:
@@ -162,32 +310,70 @@ class _HoldHeaders:
             self.out.flush()
 
 
-def encode_stream(chunks: Iterable[np.ndarray], out: BinaryIO, *, model=None, bitrate: str = fmt.DEFAULT_BITRATE,
-                  frame_ms: int = fmt.DEFAULT_FRAME_MS, fixed_point: bool = True, serial: int | None = None,
-                  progress: Callable[[float], None] | None = None, tags: Iterable[str] = ()) -> Encoder:
-    """Encode 16 kHz int16-unit chunks into an Ogg Opus stream written to ``out``.
-
-    ``tags``: extra ``NAME=value`` OpusTags comments after the format's own (the batch
-    runner's settings digest, mlcodec.io.resume).
-
-    The Ogg Opus header pages (RFC 7845 s3) are written with the first audio page, not
-    before: an input that fails early (no data chunk, too short, no samples, bad samples
-    before the first page) writes nothing to ``out``. ``progress(seconds_read)`` is called
-    after each chunk.
-    """
+def _writer(out, enc, serial, tags=()):
     from mlcodec import __version__
     from mlcodec.containers.oggopus import OggOpusWriter
 
-    enc = Encoder(model, bitrate=bitrate, frame_ms=frame_ms, fixed_point=fixed_point)
+    page = enc.per_page * fmt.packet_samples(enc.frame_ms) * fmt.GRANULE_PER_SAMPLE
+    return OggOpusWriter(out, channels=1, input_sample_rate=fmt.SAMPLE_RATE, pre_skip=enc.pre_skip,
+                         serial=serial, tags=enc.info.tags() + list(tags), vendor=f"mlcodec {__version__}",
+                         output_gain=OUTPUT_GAIN, max_page_samples=page, page_bytes=16384)
+
+
+def header_size(enc: Encoder, tags: Iterable[str] = ()) -> int:
+    """Bytes of the OpusHead and OpusTags pages ``enc``'s stream will have."""
+    buf = io.BytesIO()
+    _writer(buf, enc, 0, tags)
+    return len(buf.getvalue())
+
+
+def encode_stream(chunks: Iterable[np.ndarray], out: BinaryIO, *, model=None, bitrate: str = fmt.DEFAULT_BITRATE,
+                  frame_ms: int = fmt.DEFAULT_FRAME_MS, fixed_point: bool = True, serial: int | None = None,
+                  progress: Callable[[float], None] | None = None, mode: str = "vbr", two_pass: bool = True,
+                  dtx: bool = True, format_version: int = fmt.FORMAT_VERSION, tags: Iterable[str] = ()):
+    """Encode 16 kHz int16-unit chunks into an Ogg Opus stream written to ``out``.
+
+    ``two_pass`` (files): every packet is written after the whole input is read, so the
+    whole-file rate meets ``bitrate``; otherwise pages are written as they fill (pipes) and a
+    leaky bucket steers the rate. The header pages are written with the first audio page, not
+    before: an input that fails early writes nothing to ``out``. ``progress(seconds_read)`` is
+    called after each chunk. ``format_version=1`` writes the old format (encoder_v1).
+    ``tags``: extra ``NAME=value`` OpusTags comments after the format's own (the batch runner's
+    settings digest, mlcodec.io.resume).
+    """
+    tags = list(tags)
+    if format_version == fmt.FORMAT_V1:
+        from mlcodec.codec.encoder_v1 import EncoderV1
+
+        enc = EncoderV1(model, bitrate=bitrate, frame_ms=frame_ms, fixed_point=fixed_point)
+    else:
+        enc = Encoder(model, bitrate=bitrate, frame_ms=frame_ms, fixed_point=fixed_point, mode=mode,
+                      two_pass=two_pass, dtx=dtx)
+        hb = header_size(enc, tags)
+        enc.header_bytes = hb
+        enc._bucket.debt = float(hb)
     hold = _HoldHeaders(out)
     writer = None
+
+    starts = set()
 
     def write(packets) -> None:
         nonlocal writer
         for p in packets:
+            if writer is not None and format_version != fmt.FORMAT_V1:
+                # a page break before this packet where the encoder put one (level re-sent there)
+                starts.update(enc.page_starts)
+                writer.max_page_samples = 0 if writer.packets in starts else 1 << 62
             if writer is None:
-                writer = OggOpusWriter(hold, channels=1, input_sample_rate=fmt.SAMPLE_RATE, pre_skip=enc.pre_skip,
-                                       serial=serial, tags=enc.info.tags() + list(tags), vendor=f"mlcodec {__version__}")
+                if format_version == fmt.FORMAT_V1:
+                    from mlcodec import __version__
+                    from mlcodec.containers.oggopus import OggOpusWriter
+
+                    writer = OggOpusWriter(hold, channels=1, input_sample_rate=fmt.SAMPLE_RATE,
+                                           pre_skip=enc.pre_skip, serial=serial, tags=enc.info.tags() + tags,
+                                           vendor=f"mlcodec {__version__}")
+                else:
+                    writer = _writer(hold, enc, serial, tags)
                 hold.header_bytes = len(hold.held)
             writer.write_packet(p)
 

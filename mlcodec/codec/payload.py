@@ -1,4 +1,10 @@
-"""The codec payload of one packet: a format-version byte, then range-coded latents.
+"""The codec payload of one packet: range-coded latents (format 2: level flag, DTX flags;
+format 1: a format-version byte first).
+
+Format 2 (docs/format.md s4, research s6 step 3), one range-coder stream per packet::
+
+    level_flag  bit_logp(f, 3)        [level  uint(level, nb_levels)  if f]
+    per latent: dtx bit_logp(d, 3)    [dim values, laplace_p0, if not d]
 
 Layout (docs/format.md §4): byte 0 is :data:`~mlcodec.codec.format.FORMAT_VERSION`; the rest
 is one Opus range-coder stream (RFC 6716 §4.1/§5.1, specs 03) holding the packet's latent
@@ -18,7 +24,7 @@ import numpy as np
 from mlcodec.bitstream.rangecoder import (
     RangeDecoder, RangeEncoder, laplace_p0_mag_icdf, laplace_p0_sign_icdf,
 )
-from mlcodec.codec.format import FORMAT_VERSION
+from mlcodec.codec.format import FORMAT_V1 as FORMAT_VERSION
 from mlcodec.errors import CodecError, RangeCoderError
 
 #: Largest magnitude a coded value may have. Each escape symbol of the magnitude code adds 7
@@ -80,6 +86,111 @@ def _storage_bound(q: np.ndarray) -> int:
     # and one magnitude symbol per 7 of magnitude (plus one), 2 bytes each, plus finish slack.
     mags = np.abs(q)
     return 8 + 2 * int(q.size) + 2 * int((mags // 7 + (mags > 0)).sum())
+
+
+def _encode_rows(enc, rows, t: CodingTables) -> None:
+    sym = getattr(enc, "_icdf", None) if FAST else None
+    if sym is None:  # reference: one laplace_p0() call per value
+        for row in rows:
+            for i, p0, decay in t.dims:
+                enc.laplace_p0(row[i], p0, decay)
+        return
+    # Hot loop: laplace_p0 with its tables built once per stream instead of per value
+    # (bit-identical to the reference, tests/test_codec_payload.py checks it).
+    for row in rows:
+        for i, sign, mag in t.icdfs:
+            v = row[i]
+            if v == 0:
+                sym(0, sign, 15)
+                continue
+            sym(1 if v > 0 else 2, sign, 15)
+            m = (v if v > 0 else -v) - 1
+            while m >= 7:
+                sym(7, mag, 15)
+                m -= 7
+            sym(m, mag, 15)
+
+
+def _decode_row(dec, t: CodingTables, offset) -> list:
+    row = [0] * t.dim
+    sym = getattr(dec, "_icdf", None) if FAST else None
+    if sym is None:  # reference
+        for i, p0, decay in t.dims:
+            row[i] = dec.laplace_p0(p0, decay)
+    else:  # same symbols, tables built once (see write_payload)
+        for i, sign, mag in t.icdfs:
+            s = sym(sign, 15)
+            if s:
+                v = 1
+                while True:
+                    d = sym(mag, 15)
+                    v += d
+                    if d != 7 or v > MAX_MAGNITUDE:
+                        break
+                row[i] = v if s == 1 else -v
+    for v in row:
+        if v > MAX_MAGNITUDE or v < -MAX_MAGNITUDE:
+            raise CodecError(f"latent value {v} out of range (corrupt payload)", offset=offset)
+    return row
+
+
+#: logp of the level flag and of each latent's DTX flag (P(1) = 1/8; research s6 step 3).
+FLAG_LOGP = 3
+
+
+def write_payload_v2(rows, tables, *, level: int | None, nb_levels: int) -> bytes:
+    """Format-2 payload of one packet. ``rows``: one entry per latent in time order, a
+    quantized latent (dim,) or None for a DTX latent; ``level``: the quantizer level to signal
+    (None: unchanged since the previous packet, no level symbol); ``tables``: that level's."""
+    t = CodingTables.from_quant_tables(tables)
+    coded = [np.clip(np.rint(np.asarray(r)), -MAX_MAGNITUDE, MAX_MAGNITUDE).astype(np.int64)
+             for r in rows if r is not None]
+    for r in coded:
+        if r.shape != (t.dim,):
+            raise CodecError(f"latent of shape {r.shape} does not match the {t.dim}-dimensional tables")
+    bound = 16 + len(rows) + (_storage_bound(np.stack(coded)) if coded else 0)
+    enc = RangeEncoder(bound)
+    enc.bit_logp(0 if level is None else 1, FLAG_LOGP)
+    if level is not None:
+        if not 0 <= int(level) < nb_levels:
+            raise CodecError(f"level {level} outside 0..{nb_levels - 1}")
+        enc.uint(int(level), int(nb_levels))
+    k = 0
+    for r in rows:
+        enc.bit_logp(1 if r is None else 0, FLAG_LOGP)
+        if r is not None:
+            _encode_rows(enc, [coded[k].tolist()], t)
+            k += 1
+    nbytes = (enc.tell() + 7) // 8
+    enc.shrink(max(nbytes, enc.range_bytes))
+    data = enc.finish()
+    if enc.error:  # pragma: no cover - the storage bound makes this unreachable
+        raise CodecError("payload does not fit its buffer")
+    return data.rstrip(b"\0")
+
+
+def read_payload_v2(payload: bytes, n_latents: int, tables_of, *, level: int | None, nb_levels: int,
+                    offset: int | None = None) -> tuple[int, list]:
+    """(level, rows) of a format-2 payload: rows[k] is an int64 (dim,) latent or None (DTX).
+    ``level`` is the level in force (None: unknown, e.g. after a resync); ``tables_of(level)``
+    gives that level's CodingTables. CodecError when no level is known or a value is absurd."""
+    dec = RangeDecoder(bytes(payload))
+    try:
+        if dec.bit_logp(FLAG_LOGP):
+            level = dec.uint(int(nb_levels))
+        elif level is None:
+            raise CodecError("packet continues a quantizer level that was lost (no level symbol)",
+                             offset=offset)
+        t = CodingTables.from_quant_tables(tables_of(level))
+        rows = []
+        for _ in range(int(n_latents)):
+            if dec.bit_logp(FLAG_LOGP):
+                rows.append(None)
+            else:
+                rows.append(np.array(_decode_row(dec, t, offset), dtype=np.int64))
+    except RangeCoderError as exc:  # pragma: no cover - decoder only raises on misuse
+        raise CodecError(f"corrupt codec payload: {exc.reason}", offset=offset) from None
+    return int(level), rows
 
 
 def write_payload(q, tables) -> bytes:

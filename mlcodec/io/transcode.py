@@ -24,25 +24,34 @@ ProgressFn = Callable[[float, "float | None"], None]
 
 
 def encode_file(src, dst, *, model=None, bitrate: str = fmt.DEFAULT_BITRATE, frame_ms: int = fmt.DEFAULT_FRAME_MS,
-                fixed_point: bool = True, serial: int | None = None, progress: ProgressFn | None = None) -> CodingStats:
+                fixed_point: bool = True, serial: int | None = None, progress: ProgressFn | None = None,
+                mode: str = "vbr") -> CodingStats:
     """Encode an audio file (any format/rate soundfile reads; ``"-"`` = stdin; or a binary
     file object) into an mlcodec Ogg Opus file (``"-"`` = stdout), atomically.
 
     The input is read in blocks (memory flat in its length). The stream carries the settings
     digest tag, and its serial is derived from the settings and the first seconds of audio
     unless ``serial`` is given: the same input and settings give the same bytes
-    (:mod:`mlcodec.io.resume`)."""
+    (:mod:`mlcodec.io.resume`).
+    A file is coded in two passes (the whole-file rate meets ``bitrate``); stdin in one (leaky
+    bucket), so a pipe's bytes differ from a path's. An Ogg/Opus input is refused (CodecError):
+    it is a stream to decode, not audio."""
     t0 = time.perf_counter()
     in_name = stdio.name_of(src)
     fmt.toc_config(frame_ms)
+    fmt.parse_bitrate(bitrate)
+    two_pass = not stdio.is_stdio(src)
     if stdio.is_stdio(src):
         src = stdio.stdin()
+    elif isinstance(src, (str, os.PathLike)) and os.path.isfile(src):
+        with open(src, "rb") as f:
+            fmt.refuse_ogg_input(f.read(64), file=in_name)
     chunks, total = iter_audio(src, file=in_name)
     try:
         with AtomicOutput(dst, suffix=".opus") as out:
             counter = CountingWriter(out.f)
             enc = encode_chunks(chunks, counter, model=model, bitrate=bitrate, frame_ms=frame_ms,
-                                fixed_point=fixed_point, serial=serial,
+                                fixed_point=fixed_point, serial=serial, mode=mode, two_pass=two_pass,
                                 progress=(lambda s: progress(s, total)) if progress else None)
     except MlcodecError as exc:
         raise exc.with_file(in_name)
@@ -52,18 +61,19 @@ def encode_file(src, dst, *, model=None, bitrate: str = fmt.DEFAULT_BITRATE, fra
 
 def encode_chunks(chunks, out, *, model=None, bitrate: str = fmt.DEFAULT_BITRATE,
                   frame_ms: int = fmt.DEFAULT_FRAME_MS, fixed_point: bool = True, serial: int | None = None,
-                  progress: Callable[[float], None] | None = None):
+                  progress: Callable[[float], None] | None = None, mode: str = "vbr", two_pass: bool = True):
     """:func:`~mlcodec.codec.encoder.encode_stream` with the settings digest tag and, unless
     ``serial`` is given, the content-derived serial (:mod:`mlcodec.io.resume`); the one
     encode path of files, pipes and :func:`mlcodec.encode`. Returns the Encoder."""
     from mlcodec.codec.encoder import load_model
 
     model = load_model(model)
-    digest = resume.settings_digest(model, bitrate, frame_ms, fixed_point)
+    digest = resume.settings_digest(model, bitrate, frame_ms, fixed_point, mode)
     if serial is None:
         chunks, serial = resume.content_serial(chunks, digest)
     return encode_stream(chunks, out, model=model, bitrate=bitrate, frame_ms=frame_ms, fixed_point=fixed_point,
-                         serial=serial, tags=[resume.settings_tag(digest)], progress=progress)
+                         serial=serial, tags=[resume.settings_tag(digest)], progress=progress, mode=mode,
+                         two_pass=two_pass)
 
 
 def open_input(src):

@@ -149,6 +149,8 @@ def iter_audio(source, *, file: str | None = None, chunk: int = 16000) -> tuple[
         if spool.tell() == 0:
             raise AudioError("empty input", file=name)
         spool.seek(0)
+        fmt.refuse_ogg_input(spool.read(64), file=name)  # an Opus stream on stdin is not audio
+        spool.seek(0)
         return open_blocks(spool, file=name)
     except BaseException:
         spool.close()

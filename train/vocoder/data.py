@@ -25,18 +25,24 @@ FRAME = 160
 
 
 def train_eval_split(speech_root: Path = DEFAULT_SPEECH, n_eval: int = 50) -> tuple[list[Path], list[Path]]:
-    """(training files, evaluation files); evaluation = bench/eval_subset.py's fixed subset."""
+    """(training files, evaluation files); evaluation = bench/eval_subset.py's held-out pool.
+
+    Every file of a pool speaker is excluded too (issue 10: the evaluation must be speaker-
+    disjoint; vocoder_v1 was trained before this rule and excluded only the pool's files)."""
     import csv
 
     sys.path.insert(0, str(ROOT / "bench"))
-    from eval_subset import eval_files
+    from eval_subset import holdout_files
 
     root = Path(speech_root)
-    ev = [Path(p) for p in eval_files(root, n_eval)]
+    ev = [Path(p) for p in holdout_files(root, n_eval)]
     evs = {p.resolve() for p in ev}
     with open(root / "manifest.csv", newline="", encoding="utf-8") as fh:
-        allf = [root / row["path"] for row in csv.DictReader(fh)]
-    tr = [p for p in allf if p.resolve() not in evs]
+        rows = list(csv.DictReader(fh))
+    spk = {(root / r["path"]).resolve(): (r["source"], r["speaker"]) for r in rows}
+    ev_spk = {spk[p] for p in evs if p in spk and spk[p][1] not in ("", "unknown")}
+    tr = [root / r["path"] for r in rows
+          if (root / r["path"]).resolve() not in evs and (r["source"], r["speaker"]) not in ev_spk]
     return tr, ev
 
 
