@@ -10,6 +10,7 @@ import pytest
 import soundfile as sf
 
 import mlcodec
+from mlcodec.codec import format as fmt
 from mlcodec.codec.encoder import load_model
 from mlcodec.dsp.audio import read_audio
 from mlcodec.io import blocks
@@ -29,7 +30,7 @@ def _speech(seconds: float, rate: int, seed: int = 0) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def digest():
-    return settings_digest(load_model(None), "3k", 20, True)
+    return settings_digest(load_model(None), fmt.DEFAULT_BITRATE, fmt.DEFAULT_FRAME_MS, True)
 
 
 @pytest.mark.parametrize("rate,channels,fmt_", [(44100, 2, "WAV"), (16000, 1, "FLAC"), (48000, 1, "FLAC")])
@@ -115,8 +116,10 @@ def test_output_status_proves_completeness(tmp_path, digest):
     assert output_status(p, digest) is None
     assert f"{SETTINGS_TAG}={digest}".encode() in data
     # other settings (another preset, float arithmetic) do not count
-    assert "other settings" in output_status(p, settings_digest(load_model(None), "6k", 20, True))
-    assert "other settings" in output_status(p, settings_digest(load_model(None), "3k", 20, False))
+    assert "other settings" in output_status(p, settings_digest(load_model(None), "6k", fmt.DEFAULT_FRAME_MS, True))
+    assert "other settings" in output_status(p, settings_digest(load_model(None), fmt.DEFAULT_BITRATE, fmt.DEFAULT_FRAME_MS, False))
+    assert "other settings" in output_status(p, settings_digest(load_model(None), fmt.DEFAULT_BITRATE, 20, True))
+    assert "other settings" in output_status(p, settings_digest(load_model(None), fmt.DEFAULT_BITRATE, fmt.DEFAULT_FRAME_MS, True, "cbr"))
     # a cut file: at a page boundary (no EOS page) and inside a page
     last = data.rfind(b"OggS")
     (tmp_path / "cut.opus").write_bytes(data[:last])
