@@ -233,7 +233,8 @@ def encode(paths, bitrate, frame_ms, serial, outdir, jobs, model, float_path):
 @click.option("-r", "--rate", type=click.Choice(RATES), default=str(fmt.SAMPLE_RATE), show_default=True,
               help="Output sample rate.")
 @click.option("--vocoder", type=click.Choice(VOCODERS), default="auto", show_default=True,
-              help="auto: the one that measures better for the stream's preset (neural; reference at 1.5k; docs/vocoder.md).")
+              help="auto: the one that measures better for the stream's preset (neural; reference at 1.5k; "
+                   "docs/vocoder.md); libopus: libopus's FARGAN ('mlcodec models install libopus SOURCE').")
 @_with_common
 @guarded
 def decode(paths, rate, vocoder, outdir, jobs, model, float_path):
@@ -253,7 +254,8 @@ def sample_path() -> Path:
                 type=click.Path(file_okay=False))
 @click.option("-b", "--bitrate", type=click.Choice(BITRATES), default=fmt.DEFAULT_BITRATE, show_default=True)
 @click.option("--vocoder", type=click.Choice(VOCODERS), default="auto", show_default=True,
-              help="auto: the one that measures better for the stream's preset (neural; reference at 1.5k; docs/vocoder.md).")
+              help="auto: the one that measures better for the stream's preset (neural; reference at 1.5k; "
+                   "docs/vocoder.md); libopus: libopus's FARGAN ('mlcodec models install libopus SOURCE').")
 @guarded
 def demo(outdir, bitrate, vocoder):
     """Encode and decode the shipped sample with the shipped model into DIR (./mlcodec-demo)."""
@@ -271,7 +273,7 @@ def demo(outdir, bitrate, vocoder):
     model = load_model(None)
     es = encode_file(src, enc_path, model=model, bitrate=bitrate)
     decode_file(enc_path, dec_path, model=model, vocoder=vocoder)
-    voc = {"neural": "neural vocoder", "reference": "reference synthesizer"}[
+    voc = {"neural": "neural vocoder", "reference": "reference synthesizer", "libopus": "libopus's FARGAN"}[
         auto_vocoder(bitrate) if vocoder == "auto" else vocoder]
     click.echo(f"model {getattr(model, 'name', '?')} (checksum {model.checksum[:16]}...), preset {bitrate}, {voc}")
     click.echo(f"encoded {es.duration:.2f} s of speech: payload {es.payload_kbps:.2f} kb/s, "
