@@ -7,7 +7,7 @@ the machine and prints the peak of the decoded samples in dBFS (a markdown table
     PYTHONPATH=$PWD /work/venv/bin/python bench/silence_interop.py [--seconds 3]
 
 Decoders: opusdec (opus-tools), libopus ``opus_demo -d`` (``$OPUS_DEMO`` or
-/work/libopus/bin/opus_demo) at decoder complexity 0 and 10, ffmpeg native and ``-c:a
+$MLCODEC_LIBOPUS_PREFIX/bin/opus_demo, default ../libopus beside the repo) at decoder complexity 0 and 10, ffmpeg native and ``-c:a
 libopus``, the ffmpeg that ``imageio-ffmpeg`` ships, headless Chromium's ``decodeAudioData``.
 The functions here are reused by tests/test_interop_silence.py.
 """
@@ -103,7 +103,8 @@ def _f32(path: Path) -> np.ndarray:
 
 
 def opus_demo_path() -> str | None:
-    p = os.environ.get("OPUS_DEMO", "/work/libopus/bin/opus_demo")
+    prefix = os.environ.get("MLCODEC_LIBOPUS_PREFIX") or str(Path(__file__).resolve().parents[2] / "libopus")
+    p = os.environ.get("OPUS_DEMO", str(Path(prefix) / "bin" / "opus_demo"))
     return p if os.path.exists(p) else None
 
 

@@ -23,6 +23,23 @@ def vector_set(name: str) -> Path:
     return d
 
 
+def libopus_prefix() -> Path:
+    """Install prefix of a libopus 1.6.1 build (``../shared/tools/build-libopus.sh PREFIX``):
+    $MLCODEC_LIBOPUS_PREFIX, else ``../libopus`` beside the repo. Tests that need it skip, saying so."""
+    env = os.environ.get("MLCODEC_LIBOPUS_PREFIX")
+    return Path(env) if env else (ROOT.parent / "libopus")
+
+
+def libopus_src() -> Path:
+    """The unpacked libopus 1.6.1 source: $MLCODEC_LIBOPUS_SRC, else the tree the build script
+    unpacked into ``PREFIX-build/src/opus-1.6.1``."""
+    env = os.environ.get("MLCODEC_LIBOPUS_SRC")
+    if env:
+        return Path(env)
+    prefix = libopus_prefix()
+    return prefix.parent / f"{prefix.name}-build" / "src" / "opus-1.6.1"
+
+
 def speech_dir() -> Path:
     d = ROOT.parent / "shared" / "data" / "speech"
     return d

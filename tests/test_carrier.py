@@ -15,7 +15,9 @@ from mlcodec.bitstream.carrier import (SILENT_FRAMES, build_carrier, carrier_con
 from mlcodec.bitstream.packet import parse_packet
 from mlcodec.errors import PacketError
 
-LIBOPUS = Path(os.environ.get("LIBOPUS_PREFIX", "/work/libopus"))
+from conftest import libopus_prefix
+
+LIBOPUS = libopus_prefix()
 HARNESS = Path(__file__).parent / "c" / "carrier_check.c"
 ID = 122
 
@@ -80,7 +82,7 @@ def harness(tmp_path_factory):
     inc = LIBOPUS / "include" / "opus"
     cc = shutil.which("cc")
     if not (lib.exists() and inc.exists()):
-        pytest.skip(f"libopus static build not found at {LIBOPUS} (set LIBOPUS_PREFIX)")
+        pytest.skip(f"libopus static build not found at {LIBOPUS} (set MLCODEC_LIBOPUS_PREFIX)")
     if not cc:
         pytest.skip("no C compiler (cc) to build tests/c/carrier_check.c")
     exe = tmp_path_factory.mktemp("carrier") / "carrier_check"

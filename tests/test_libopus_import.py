@@ -16,6 +16,8 @@ from mlcodec.errors import WeightsError
 from mlcodec.libopus import sources as S
 from mlcodec.nn import weights as W
 
+from conftest import libopus_src
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "libopus"
 
@@ -207,12 +209,11 @@ def test_source_errors(tmp_path):
 
 
 def libopus_source() -> Path | None:
-    """$MLCODEC_LIBOPUS_SRC, else the libopus build's tarball or tree beside the repo."""
+    """$MLCODEC_LIBOPUS_SRC, else the tarball or tree of the libopus build (tests/conftest.py)."""
     env = os.environ.get("MLCODEC_LIBOPUS_SRC")
     if env:
         return Path(env)
-    for cand in (ROOT.parent / "libopus-build" / "src" / "opus_1.6.1.orig.tar.xz",
-                 ROOT.parent / "libopus-build" / "src" / "opus-1.6.1"):
+    for cand in (libopus_src().parent / "opus_1.6.1.orig.tar.xz", libopus_src()):
         if cand.exists():
             return cand
     return None

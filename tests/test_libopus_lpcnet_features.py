@@ -17,10 +17,12 @@ from mlcodec.libopus import lpcnet_tables as T
 from mlcodec.libopus.lpcnet_features import LpcnetFeatureExtractor, compute_features
 from mlcodec.libopus.plc import PLCModel, plc_input
 
+from conftest import libopus_src
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data" / "libopus"
 LIBOPUS = Path(os.environ.get("MLCODEC_LIBOPUS_WEIGHTS", ROOT.parent / "shared" / "libopus"))
-SRC = Path(os.environ.get("MLCODEC_LIBOPUS_SRC", "/work/libopus-build/src/opus-1.6.1"))
+SRC = libopus_src()
 CASES = sorted(DATA.glob("lpcnet_*.npz"))
 
 
