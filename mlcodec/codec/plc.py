@@ -1,0 +1,210 @@
+"""Packet-loss concealment in the feature domain: predict the features of missing 10 ms frames.
+
+Both concealers implement the ``Concealer`` protocol of :mod:`mlcodec.codec.conceal`:
+``observe(features)`` with the decoded features of good frames in order, ``conceal(n)`` ->
+(n, 20) features for n missing frames, ``reset()``.
+
+* :class:`NeuralConcealer`: a small causal GRU predictor (``mlcodec/models/plc_v1.bin``,
+  trained by ``train/plc``, not libopus's weights) in the manner of libopus's deep PLC
+  (specs 08, ``dnn/lpcnet_plc.c``): every frame it reads ``[features, 1]`` (received) or
+  ``[0 ... 0, 0]`` (lost) and predicts the next frame's features. Layers: dense 21 -> D tanh
+  (float), GRU D and GRU G (int8 on the inference core, specs 06 s5), dense G -> 20 (float),
+  bound by name from the blob. NumPy twin: :mod:`mlcodec.codec.reference_plc`.
+* :class:`RepeatFade`: repeats the last good frame (the baseline).
+
+Both fade the energy of long gaps the same way (:func:`fade_c0`): the first
+:data:`FADE_START` frames (100 ms) keep their level, then c0 (the band-energy cepstrum's
+first coefficient, specs 07 s1) drops by :data:`FADE_STEP` per frame (about 1.4 dB per
+10 ms) down to :data:`C0_FLOOR`, so a gap longer than about 200 ms fades to silence
+instead of droning. The count runs across ``conceal`` calls until the next ``observe``.
+"""
+from __future__ import annotations
+
+from importlib import resources
+
+import numpy as np
+
+from mlcodec.errors import CodecError, WeightsError
+from mlcodec.nn import layers as LY
+from mlcodec.nn import models as M
+from mlcodec.nn.weights import WeightSet, read_weights, weights_checksum
+
+NB_FEATURES = 20
+NB_INPUTS = NB_FEATURES + 1
+#: ``plc_config[0]`` this code understands; the record is [version, nb_inputs, dense, gru].
+PLC_BLOB_VERSION = 1
+DEFAULT_PLC_MODEL = "plc_v1.bin"
+#: Concealed frames (10 ms each) kept at the predicted level before the fade starts.
+FADE_START = 10
+#: c0 decrease per concealed frame after FADE_START (1 unit of c0 is about 2.4 dB).
+FADE_STEP = 0.6
+#: Level the fade stops at (c0 of near silence in our features); lower predictions are kept.
+C0_FLOOR = -10.0
+
+
+def fade_c0(feats: np.ndarray, first: int) -> np.ndarray:
+    """Apply the gap fade to concealed frames numbered ``first, first+1, ...`` of one gap
+    (in place on a float32 copy, which is returned)."""
+    out = np.array(feats, dtype=np.float32)
+    k = first + np.arange(out.shape[0])
+    att = np.maximum(k - FADE_START + 1, 0).astype(np.float32) * np.float32(FADE_STEP)
+    c0 = out[:, 0]
+    out[:, 0] = np.maximum(c0 - att, np.minimum(c0, np.float32(C0_FLOOR)))
+    return out
+
+
+def _features(features) -> np.ndarray:
+    f = np.asarray(features, dtype=np.float32)
+    if f.ndim == 1 and f.shape[0] == NB_FEATURES:
+        f = f[None, :]
+    if f.ndim != 2 or f.shape[1] != NB_FEATURES:
+        raise CodecError(f"concealer needs (n, {NB_FEATURES}) features, got shape {f.shape}")
+    return np.ascontiguousarray(f)
+
+
+def _count(n) -> int:
+    n = int(n)
+    if n < 0:
+        raise CodecError(f"cannot conceal a negative number of frames ({n})")
+    return n
+
+
+class RepeatFade:
+    """Baseline concealer: repeat the last good frame, with the gap fade. Before any good
+    frame it conceals with silence-level features (c0 = C0_FLOOR, the rest 0)."""
+
+    def __init__(self):
+        self.reset()
+
+    def reset(self) -> None:
+        self._last = np.zeros(NB_FEATURES, np.float32)
+        self._last[0] = C0_FLOOR
+        self._lost = 0
+
+    def observe(self, features) -> None:
+        f = _features(features)
+        if f.shape[0]:
+            self._last = f[-1].copy()
+            self._lost = 0
+
+    def conceal(self, n: int) -> np.ndarray:
+        n = _count(n)
+        out = fade_c0(np.repeat(self._last[None, :], n, 0), self._lost)
+        self._lost += n
+        return out
+
+
+# --- the neural predictor ------------------------------------------------------------------
+
+
+def plc_spec(dense: int, gru: int) -> M.ModelSpec:
+    """The layers :class:`PLCModel` binds (dense layers float, GRUs int8 as libopus's PLC)."""
+    q = M.LinearStorage(quantized=True)
+    return M.ModelSpec("mlcodec_plc", (
+        M.LayerSpec("plc_dense_in", "dense", NB_INPUTS, dense, activation="TANH"),
+        M.LayerSpec("plc_gru1", "gru", dense, gru, storage=q, recurrent=q),
+        M.LayerSpec("plc_gru2", "gru", gru, gru, storage=q, recurrent=q),
+        M.LayerSpec("plc_dense_out", "dense", gru, NB_FEATURES),
+    ))
+
+
+def plc_config(ws: WeightSet) -> tuple[int, int]:
+    """(dense, gru) sizes from the blob's ``plc_config`` record; WeightsError when absent/bad."""
+    rec = ws.get("plc_config")
+    if rec is None:
+        raise WeightsError("not a PLC model: no record 'plc_config'", file=ws.file)
+    if rec.type != 1 or rec.data.size != 4:
+        raise WeightsError("record 'plc_config' must be 4 int32 values", file=ws.file, offset=rec.offset)
+    v = [int(x) for x in rec.data]
+    if v[0] != PLC_BLOB_VERSION:
+        raise WeightsError(f"PLC blob version {v[0]} is not supported (expected {PLC_BLOB_VERSION})", file=ws.file)
+    if v[1] != NB_INPUTS or not (0 < v[2] <= 1024 and 0 < v[3] <= 1024):
+        raise WeightsError(f"plc_config has out-of-range sizes {v[1:]}", file=ws.file)
+    return v[2], v[3]
+
+
+class PLCModel:
+    """The bound predictor of one concealer: layers and GRU states."""
+
+    def __init__(self, ws: WeightSet, name: str = "plc"):
+        self.ws, self.name = ws, name
+        self.checksum = weights_checksum(ws)
+        self.dense, self.gru = plc_config(ws)
+        L = M.bind(ws, plc_spec(self.dense, self.gru))
+        self._dense_in = L["plc_dense_in"]
+        self._gru1 = L["plc_gru1"]
+        self._gru2 = L["plc_gru2"]
+        self._dense_out = L["plc_dense_out"]
+        self._s = LY.Scratch()
+
+    def reset(self) -> None:
+        self._gru1.reset()
+        self._gru2.reset()
+
+    def run(self, X) -> np.ndarray:
+        """Inputs (T, 21) in order -> predictions (T, 20) of the frame after each; GRU
+        recurrences stay sequential, so one block call equals T one-row calls."""
+        X = np.ascontiguousarray(X, dtype=np.float32).reshape(-1, NB_INPUTS)
+        if X.shape[0] == 0:
+            return np.zeros((0, NB_FEATURES), np.float32)
+        h = LY.compute_dense(self._dense_in, X, "TANH", scratch=self._s)
+        g1 = self._gru1.run(h)
+        g2 = self._gru2.run(g1)
+        return np.asarray(LY.compute_dense(self._dense_out, g2, "LINEAR", scratch=self._s), np.float32)
+
+
+def load_plc_weights(path=None) -> WeightSet:
+    """The PLC blob (default: the shipped ``plc_v1.bin``) as a WeightSet; bytes or a path."""
+    if path is None:
+        try:
+            data = resources.files("mlcodec.models").joinpath(DEFAULT_PLC_MODEL).read_bytes()
+        except (FileNotFoundError, OSError, ModuleNotFoundError) as exc:
+            raise CodecError(f"shipped PLC model {DEFAULT_PLC_MODEL} is missing: {exc}") from None
+        return read_weights(data, file=f"mlcodec/models/{DEFAULT_PLC_MODEL}")
+    if isinstance(path, (bytes, bytearray, memoryview)):
+        return read_weights(bytes(path), file="<bytes>")
+    return read_weights(path)
+
+
+class NeuralConcealer:
+    """Feature-domain PLC on the int8 core: ``observe`` good frames, ``conceal(n)`` gaps.
+
+    ``weights``: None (the shipped ``plc_v1.bin``), a path, blob bytes or a WeightSet.
+    The first concealed frame of a gap is the prediction made from the last good frame; the
+    next ones come from feeding lost-frame inputs (all zeros) to the GRUs, as libopus's PLC.
+    """
+
+    def __init__(self, weights=None):
+        ws = weights if isinstance(weights, WeightSet) else load_plc_weights(weights)
+        self.model = PLCModel(ws)
+        self.reset()
+
+    def reset(self) -> None:
+        self.model.reset()
+        self._pred: np.ndarray | None = None
+        self._lost = 0
+
+    def observe(self, features) -> None:
+        f = _features(features)
+        if not f.shape[0]:
+            return
+        X = np.concatenate([f, np.ones((f.shape[0], 1), np.float32)], 1)
+        self._pred = self.model.run(X)[-1].copy()
+        self._lost = 0
+
+    def conceal(self, n: int) -> np.ndarray:
+        n = _count(n)
+        if n == 0:
+            return np.zeros((0, NB_FEATURES), np.float32)
+        if self._pred is None:  # nothing observed yet: let the network run from its zero state
+            self._pred = self.model.run(np.zeros((1, NB_INPUTS), np.float32))[0]
+        preds = self.model.run(np.zeros((n, NB_INPUTS), np.float32))
+        out = np.concatenate([self._pred[None, :], preds[:-1]], 0)
+        self._pred = preds[-1].copy()
+        out = fade_c0(out, self._lost)
+        self._lost += n
+        return out
+
+
+__all__ = ["NeuralConcealer", "RepeatFade", "PLCModel", "fade_c0", "plc_spec", "load_plc_weights",
+           "FADE_START", "FADE_STEP", "C0_FLOOR"]

@@ -1,0 +1,1 @@
+"""Training recipe of the neural packet-loss concealer (mlcodec/models/plc_v1.bin)."""
