@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Benchmark: the numba bulk scanner (mlcodec.bitstream.fastscan) on an hour of Ogg Opus.
+"""Benchmark: the numba bulk scanner (mlcodec.inspect.table) on an hour of Ogg Opus.
 
 Generates the same file as bench/bench_inspect.py (one hour of SILK WB 20 ms packets, each
 with a long ID 33 and a short ID 3 extension) and times, in the same run:
@@ -7,7 +7,7 @@ with a long ID 33 and a short ID 3 extension) and times, in the same run:
 * ``scan()`` warm (best of ``--repeat`` after one warm-up call) and ``scan()+summary()``;
 * ``scan()`` cold: a fresh Python process that imports fastscan (numba + its on-disk cache)
   and scans once, timed inside that process and as a whole process;
-* ``fast_summary(path)`` as a whole process (what ``inspect-extensions --summary`` would run);
+* ``batch.summarize`` as a whole process (what ``inspect-extensions --summary-only`` runs);
 * the pure-Python library path (containers + packets + extensions) and the report dicts;
 * Debian's ``opusinfo`` on the same file.
 
@@ -29,13 +29,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_inspect import lib_parse, lib_reports, make_file  # noqa: E402
+from bench_inspect import make_file  # noqa: E402
 from common import cpu_seconds as _cpu, time_opusinfo, timed as best  # noqa: E402
 
 _COLD = r"""
 import json, resource, sys, time
 t0 = time.perf_counter()
-from mlcodec.bitstream.fastscan import scan, summary
+from mlcodec.inspect.table import scan
+from mlcodec.inspect.messages import summary
 t1 = time.perf_counter()
 data = open(sys.argv[1], "rb").read()
 t2 = time.perf_counter()
@@ -48,8 +49,30 @@ print(json.dumps({"import": t1 - t0, "read": t2 - t1, "scan": t3 - t2, "summary"
                   "packets": len(t), "cpu": r.ru_utime + r.ru_stime}))
 """
 
-_SUMMARY = ("import sys; from mlcodec.bitstream.fastscan import fast_summary; "
-            "d, e = fast_summary(sys.argv[1]); print(d['summary']['packets'])")
+_SUMMARY = ("import sys; from mlcodec.containers.detect import open_input; "
+            "from mlcodec.inspect.batch import summarize; "
+            "d, e = summarize(open_input(sys.argv[1])); print(d.packets)")
+
+
+def lib_parse(path: Path) -> int:
+    """Containers + packets + extensions, pure Python."""
+    from mlcodec.bitstream.packet import packet_extensions, parse_packet
+    from mlcodec.containers.oggopus import read_ogg_opus
+
+    n = 0
+    for p in read_ogg_opus(path).packets():
+        pkt = parse_packet(p.data)
+        if pkt.padding:
+            packet_extensions(pkt)
+        n += 1
+    return n
+
+
+def lib_reports(path: Path) -> int:
+    """The reference PacketReports (mlcodec.inspect.reference)."""
+    from mlcodec.inspect.reference import inspect_path
+
+    return sum(1 for _ in inspect_path(path))
 
 
 def _proc(cmd: list[str], repeat: int) -> tuple[float, float, float, str]:
@@ -72,7 +95,11 @@ def main() -> int:
     ap.add_argument("--no-python", action="store_true", help="skip the (slow) pure-Python rows")
     args = ap.parse_args()
     packets = int(args.minutes * 60 * 50)
-    from mlcodec.bitstream import fastscan as fs
+    from mlcodec.inspect import messages, table
+
+    class fs:  # noqa: N801 - the scanner API in one namespace
+        scan = staticmethod(table.scan)
+        summary = staticmethod(messages.summary)
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "hour.opus"
@@ -98,7 +125,7 @@ def main() -> int:
                      f"{info['summary']:.3f} s")
         rows.append(("fastscan cold: first scan() call in that process (last run)",
                      (info["scan"], info["scan"], info["scan"])))
-        rows.append(("fast_summary(path) (process, = --summary fast path)",
+        rows.append(("batch.summarize(path) (process, = --summary-only)",
                      _proc([sys.executable, "-c", _SUMMARY, str(path)], args.repeat)[:3]))
 
         # warm, in this process
@@ -118,7 +145,7 @@ def main() -> int:
         if not args.no_python:
             assert lib_parse(path) == packets
             rows.append(("pure Python: containers+packets+extensions", best(lambda: lib_parse(path), 1)))
-            rows.append(("pure Python: report dicts (mlcodec.inspect)", best(lambda: lib_reports(path), 1)))
+            rows.append(("pure Python: PacketReports (mlcodec.inspect.reference)", best(lambda: lib_reports(path), 1)))
 
         t_info = time_opusinfo(path, args.repeat)
         if t_info is not None:

@@ -1,19 +1,23 @@
 #!/usr/bin/env python3
-"""Benchmark: parse an hour of 20 ms Ogg Opus packets carrying extensions.
+"""Benchmark: ``mlcodec inspect-extensions`` beside ffprobe and opusinfo, in one run.
 
-Generates (with mlcodec's own writer, in a temp dir) one hour of SILK WB 20 ms packets, each
-with two extensions in its padding (a long ID 33 and a short ID 3), then times in the same
-run: the library (containers + packets + extensions), the library's report dicts
-(``mlcodec.inspect``), ``mlcodec inspect-extensions --json`` to /dev/null, and Debian's
-``opusinfo`` on the same file. Prints a table with packets/s and the ratio to opusinfo.
+Makes (in a temp dir, never committed) an hour of 20 ms Ogg Opus packets that all carry
+extensions: the opusenc stream of ``mlcodec/samples/sample.opus`` (SILK WB, espeak-ng speech,
+made by scripts/make_sample_opus.py) re-packetized with an ID 33 text label and an ID 3 counter
+in every packet's padding, repeated to the length asked for. Then times fresh processes (best
+wall, CPU and peak RSS of ``--repeat`` runs; output to /dev/null):
 
-Usage: python bench/bench_inspect.py [--minutes 60] [--repeat 3] [--keep FILE]
+* on the 8 s sample: ``--json``, ffprobe ``-show_packets -of json``, opusinfo, ``python -c pass``;
+* on the hour: ``--json``, ``--summary-only``, ``--json --summary``, ffprobe, opusinfo, and the
+  numba bulk scanner (``mlcodec.inspect.table.scan`` + ``summary``) in a fresh process.
+
+Prints a markdown table; ``--write`` puts it into docs/benchmarks.md ("Inspection speed").
+Usage: python bench/bench_inspect.py [--minutes 60] [--repeat 5] [--keep FILE] [--write]
 """
 from __future__ import annotations
 
 import argparse
 import os
-import random
 import shutil
 import subprocess
 import sys
@@ -25,90 +29,139 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from common import time_opusinfo, timed  # noqa: E402
-from mlcodec.bitstream.extensions import Extension  # noqa: E402
-from mlcodec.bitstream.packet import build_packet, packet_extensions, parse_packet  # noqa: E402
-from mlcodec.containers.oggopus import OggOpusWriter, read_ogg_opus  # noqa: E402
-from mlcodec.inspect import inspect_path  # noqa: E402
+from common import write_section  # noqa: E402
+
+SAMPLE = ROOT / "mlcodec" / "samples" / "sample.opus"
+BEGIN = "<!-- bench_inspect:begin -->"
+END = "<!-- bench_inspect:end -->"
 
 
-def make_file(path: Path, packets: int, seed: int = 1) -> None:
-    rnd = random.Random(seed)
-    pool = []
-    for i in range(997):
-        frame = bytes(rnd.randrange(256) for _ in range(rnd.randrange(25, 60)))
-        exts = [Extension(0, 33, bytes(rnd.randrange(256) for _ in range(rnd.randrange(4, 16)))),
-                Extension(0, 3, bytes([i & 0xFF]))]
-        pool.append(build_packet(9, [frame], extensions=exts))
+def make_file(path: Path, packets: int, source: Path = SAMPLE) -> None:
+    """``packets`` 20 ms packets: the source stream's frames, each packet re-built with an
+    ID 33 label and an ID 3 counter (repeating the source as often as needed)."""
+    from mlcodec.bitstream.extensions import Extension
+    from mlcodec.bitstream.packet import build_packet, parse_packet
+    from mlcodec.containers.oggopus import OggOpusWriter, read_ogg_opus
+
+    frames = [parse_packet(p.data) for p in read_ogg_opus(source).packets()]
     with open(path, "wb") as f:
         w = OggOpusWriter(f, serial=1, input_sample_rate=16000)
         for i in range(packets):
-            w.write_packet(pool[i % len(pool)])
+            pkt = frames[i % len(frames)]
+            exts = [Extension(0, 33, f"mlcodec demo packet {i}".encode()), Extension(0, 3, bytes([i & 0xFF]))]
+            w.write_packet(build_packet(pkt.toc.config, list(pkt.frames), stereo=pkt.toc.stereo,
+                                        extensions=exts))
         w.close()
 
 
-def best(fn, repeat: int) -> tuple[float, float]:
-    """Best wall time and best CPU time (this process + finished children) over ``repeat``."""
-    return timed(fn, repeat)[:2]
+def run_proc(cmd: list[str], repeat: int, env=None, cwd=ROOT) -> tuple[float, float, float]:
+    """Best wall s, best CPU s (user+sys) and largest peak RSS (MB) of a fresh process. The
+    RSS comes from GNU time (a child forked from this Python would inherit its high-water mark)."""
+    walls, cpus, rss = [], [], 0.0
+    with tempfile.NamedTemporaryFile("r") as rec:
+        for _ in range(repeat):
+            with open(os.devnull, "wb") as null:
+                t = time.perf_counter()
+                p = subprocess.Popen(["/usr/bin/time", "-f", "%M", "-o", rec.name] + cmd, stdout=null,
+                                     stderr=null, cwd=cwd, env=env)
+                _, status, ru = os.wait4(p.pid, 0)
+                walls.append(time.perf_counter() - t)
+            if os.waitstatus_to_exitcode(status) != 0:
+                raise SystemExit(f"failed: {' '.join(cmd)}")
+            cpus.append(ru.ru_utime + ru.ru_stime)
+            rec.seek(0)
+            rss = max(rss, int(rec.read().split()[-1]) / 1024)
+    return min(walls), min(cpus), rss
 
 
-def lib_parse(path: Path) -> int:
-    n = 0
-    for p in read_ogg_opus(path).packets():
-        pkt = parse_packet(p.data)
-        if pkt.padding:
-            packet_extensions(pkt)
-        n += 1
-    return n
+_SCAN = ("import sys; from mlcodec.inspect.table import scan; from mlcodec.inspect.messages import summary; "
+         "print(summary(scan(open(sys.argv[1], 'rb').read())).packets)")
 
 
-def lib_reports(path: Path) -> int:
-    n = 0
-    for _ in inspect_path(path):
-        n += 1
-    return n
+def _git_head(path: str) -> str:
+    p = subprocess.run(["git", "-C", path, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    return p.stdout.strip() or "?"
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--minutes", type=float, default=60.0)
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--keep", help="also copy the generated file here")
+    ap.add_argument("--write", action="store_true", help="record the table in docs/benchmarks.md")
+    ap.add_argument("--baseline", help="a checkout of an earlier version: its --json and "
+                    "--summary-only are timed too (rows 'before')")
     args = ap.parse_args()
     packets = int(args.minutes * 60 * 50)
-    exe = Path(sys.executable).parent / "mlcodec"
-    cli = [str(exe)] if exe.exists() else [sys.executable, "-m", "mlcodec_cli.main"]
+    py = sys.executable
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    cli = [py, "-m", "cli.main", "inspect-extensions"]
+    ffprobe = ["ffprobe", "-v", "quiet", "-show_packets", "-of", "json"]
+    rows: list[tuple[str, str, tuple[float, float, float]]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "hour.opus"
+        hour = Path(tmp) / "hour.opus"
         t = time.perf_counter()
-        make_file(path, packets)
+        make_file(hour, packets)
         gen = time.perf_counter() - t
         if args.keep:
-            shutil.copy(path, args.keep)
-        size = path.stat().st_size
-        print(f"generated {path.name}: {packets} packets, {size / 1e6:.1f} MB in {gen:.1f} s")
-        assert lib_parse(path) == packets
-        rows = []
-        rows.append(("library: containers+packets+extensions", best(lambda: lib_parse(path), args.repeat)))
-        rows.append(("library: report dicts (mlcodec.inspect)", best(lambda: lib_reports(path), args.repeat)))
-
-        def run_cli():
-            with open(os.devnull, "wb") as null:
-                subprocess.run(cli + ["inspect-extensions", "--json", str(path)], stdout=null, check=True)
-
-        rows.append(("mlcodec inspect-extensions --json > /dev/null", best(run_cli, args.repeat)))
-        t_info = time_opusinfo(path, args.repeat)
-        if t_info is not None:
-            t_info = t_info[:2]
-            rows.append(("opusinfo (Debian opus-tools) > /dev/null", t_info))
-    w = max(len(r[0]) for r in rows)
-    print(f"\n{'what':<{w}}  {'wall s':>7}  {'cpu s':>7}  {'packets/s':>11}  {'x opusinfo':>10}  {'cpu x':>7}")
-    for name, (wall, cpu) in rows:
-        ratio = f"{wall / t_info[0]:10.1f}" if t_info else f"{'n/a':>10}"
-        cratio = f"{cpu / max(t_info[1], 1e-3):7.1f}" if t_info else f"{'n/a':>7}"
-        print(f"{name:<{w}}  {wall:7.3f}  {cpu:7.3f}  {packets / wall:11,.0f}  {ratio}  {cratio}")
-    print(f"\nbest of {args.repeat} runs each; {packets} packets of 20 ms ({args.minutes:g} min); "
-          "packets/s from wall time; 'cpu x' uses CPU seconds (robust on a busy machine)")
+            shutil.copy(hour, args.keep)
+        size = hour.stat().st_size
+        print(f"generated: {packets} packets ({args.minutes:g} min), {size / 1e6:.1f} MB in {gen:.1f} s",
+              file=sys.stderr)
+        subprocess.run([py, "-c", _SCAN, str(hour)], check=True, cwd=ROOT, env=env,
+                       capture_output=True)  # numba compiles into its cache once, untimed
+        small = str(SAMPLE)
+        long = f"{args.minutes:g} min" if args.minutes != 60 else "1 h"
+        jobs = [
+            ("8 s sample", "python -c pass (interpreter start-up)", [py, "-c", "pass"]),
+            ("8 s sample", "mlcodec --help", [py, "-m", "cli.main", "--help"]),
+            ("8 s sample", "mlcodec inspect-extensions --json", cli + ["--json", small]),
+            ("8 s sample", "ffprobe -show_packets -of json", ffprobe + [small]),
+            ("8 s sample", "opusinfo", ["opusinfo", small]),
+            (long, "mlcodec inspect-extensions --json", cli + ["--json", str(hour)]),
+            (long, "mlcodec inspect-extensions --json --summary", cli + ["--json", "--summary", str(hour)]),
+            (long, "mlcodec inspect-extensions --summary-only", cli + ["--summary-only", str(hour)]),
+            (long, "ffprobe -show_packets -of json", ffprobe + [str(hour)]),
+            (long, "opusinfo", ["opusinfo", str(hour)]),
+            (long, "numba scanner: import + scan() + summary() (library)", [py, "-c", _SCAN, str(hour)]),
+        ]
+        for what, name, cmd in jobs:
+            if shutil.which(cmd[0]) is None:
+                print(f"skipped (not installed): {name}", file=sys.stderr)
+                continue
+            rows.append((what, name, run_proc(cmd, args.repeat, env)))
+        if args.baseline:
+            base = Path(args.baseline).resolve()
+            benv = dict(os.environ, PYTHONPATH=str(base))
+            bcli = [py, "-m", "cli.main", "inspect-extensions"]
+            subprocess.run(bcli + ["--summary-only", str(hour)], cwd=base, env=benv, check=True,
+                           capture_output=True)  # its numba cache, untimed
+            for what, name, cmd in [
+                    ("8 s sample", "before: inspect-extensions --json", bcli + ["--json", small]),
+                    (long, "before: inspect-extensions --json", bcli + ["--json", str(hour)]),
+                    (long, "before: inspect-extensions --summary-only", bcli + ["--summary-only", str(hour)])]:
+                rows.append((what, name, run_proc(cmd, args.repeat, benv, base)))
+    ref = {what: r for what, name, r in rows if name.startswith("ffprobe")}
+    lines = ["| input | command | wall s | CPU s | peak RSS MB | wall x ffprobe |",
+             "|---|---|---:|---:|---:|---:|"]
+    for what, name, (wall, cpu, rss) in rows:
+        x = f"{wall / ref[what][0]:.2f}" if what in ref else "n/a"
+        lines.append(f"| {what} | {name} | {wall:.3f} | {cpu:.3f} | {rss:.0f} | {x} |")
+    load = os.getloadavg()[0]
+    cmdline = "python bench/bench_inspect.py " + " ".join(sys.argv[1:])
+    note = (f"Best of {args.repeat} fresh processes each, output to /dev/null, in one run "
+            f"(`{cmdline.strip()}`; {os.cpu_count()} CPUs, load average {load:.1f} at the end). "
+            f"The long input: {packets} packets of 20 ms, {size / 1e6:.1f} MB, each carrying an ID 33 "
+            "label and an ID 3 counter (the opusenc stream of mlcodec/samples/sample.opus "
+            "re-packetized and repeated). Peak RSS from GNU time."
+            + (f" 'before' rows: the same commands of {args.baseline} (git "
+               f"{_git_head(args.baseline)})." if args.baseline else ""))
+    table = "\n".join(lines)
+    print(table)
+    print(note)
+    if args.write:
+        section = (f"{BEGIN}\n## Inspection speed (bench/bench_inspect.py)\n\n{table}\n\n{note}\n{END}\n")
+        write_section(ROOT / "docs" / "benchmarks.md", BEGIN, END, section, "# Benchmarks\n")
     return 0
 
 

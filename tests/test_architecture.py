@@ -12,8 +12,8 @@ PKG = ROOT / "mlcodec"
 #: Module prefix -> layer, lowest first. The longest matching prefix wins. A module may import
 #: its own layer and any below it. mlcodec.io.atomic/stdio are leaves (errors only) that lower
 #: layers use to save files; the rest of mlcodec.io (paths, WAV, whole files) sits above codec.
-#: The inspect side (mlcodec.inspect, later the mlcodec/inspect/ package) sits above containers
-#: and bitstream, beside nn/dsp.
+#: The inspect side (the mlcodec/inspect/ package) sits above containers and bitstream, beside
+#: nn/dsp.
 LAYERS: dict[str, int] = {
     "mlcodec.errors": 0,
     "mlcodec._numba_cache": 0,
@@ -32,16 +32,13 @@ LAYERS: dict[str, int] = {
     "mlcodec.api": 6,
 }
 
-#: Known upward imports being removed on another branch (issue 14's inspect re-layer). Each
-#: entry must still exist (a fixed one fails here until it is deleted from this set).
-KNOWN_UPWARD: set[tuple[str, str]] = {
-    ("mlcodec.bitstream.fastscan", "mlcodec.containers.detect"),
-    ("mlcodec.bitstream.fastscan", "mlcodec.containers.oggopus"),
-    ("mlcodec.bitstream.fastscan", "mlcodec.inspect"),
-}
+#: Known upward imports being removed on another branch. Each entry must still exist (a fixed
+#: one fails here until it is deleted from this set).
+KNOWN_UPWARD: set[tuple[str, str]] = set()
 
-#: Files that may still read "-" as stdin until the inspect re-layer moves it to mlcodec.io.
-KNOWN_STDIO = {"mlcodec/containers/detect.py", "mlcodec/bitstream/fastscan.py", "mlcodec/inspect.py"}
+#: Files that may still read "-" as stdin (containers/detect.py's open_input, until mlcodec.io
+#: owns it).
+KNOWN_STDIO = {"mlcodec/containers/detect.py"}
 
 
 def layer(mod: str) -> int | None:
@@ -123,9 +120,9 @@ def test_pyproject_lists_every_package():
 
 def test_no_module_is_over_about_500_lines():
     limit = 560
-    # Ground-floor modules that predate the rule (fastscan is split on the inspect branch);
-    # none may grow into the list, and each one split comes off it.
-    allowed = {"mlcodec/bitstream/fastscan.py", "mlcodec/bitstream/packet.py", "mlcodec/bitstream/rangecoder.py",
+    # Ground-floor modules that predate the rule; none may grow into the list, and each one
+    # split comes off it.
+    allowed = {"mlcodec/bitstream/packet.py", "mlcodec/bitstream/rangecoder.py",
                "mlcodec/nn/kernels.py", "mlcodec/nn/layers.py", "mlcodec/nn/weights.py"}
     long = [f"{p.relative_to(ROOT)} ({n})" for p in sorted(list(PKG.rglob("*.py")) + list((ROOT / "cli").glob("*.py")))
             if (n := len(p.read_text().splitlines())) > limit and str(p.relative_to(ROOT)) not in allowed]

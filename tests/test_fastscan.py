@@ -1,5 +1,5 @@
-"""mlcodec.bitstream.fastscan (the numba bulk scanner) against its reference twin, the
-pure-Python library path (mlcodec.inspect / parse_packet / parse_extensions), and against the
+"""mlcodec.inspect.table (the numba bulk scanner) against its reference twin, the
+pure-Python library path (mlcodec.inspect.reference / parse_packet / parse_extensions), and against the
 libopus vectors: every stream, packet and extension area, plus mutated inputs."""
 from __future__ import annotations
 
@@ -14,13 +14,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import ROOT, vectors_dir, vector_set
-from mlcodec.bitstream import fastscan as fs
+import mlcodec.inspect as fs
 from mlcodec.bitstream.extensions import Extension, parse_extensions
 from mlcodec.bitstream.packet import build_packet, packet_extensions, parse_packet
 from mlcodec.containers.oggopus import OggOpusWriter, OpusHead
 from mlcodec.containers.opusdemo import encode_record
 from mlcodec.errors import ContainerError, MlcodecError
+from mlcodec.bitstream.reasons import ZERO_BYTE
 from mlcodec.inspect import Summary, inspect_path
+from mlcodec.inspect.batch import summarize
+from mlcodec.containers.detect import open_input
 
 SAMPLE = ROOT / "mlcodec" / "samples" / "sample.opus"
 
@@ -68,7 +71,7 @@ def _ref(data: bytes, fmt: str = "auto"):
     except MlcodecError as exc:
         cerr = exc
     out = []
-    for r in reps:
+    for r in (x.to_dict() for x in reps):
         t = r["toc"]
         out.append({
             "packet": r["packet"], "stream": r["stream"], "offset": r["offset"], "granule": r["granule"],
@@ -89,7 +92,7 @@ def _fast(t: fs.PacketTable):
         e = int(t.error[i])
         err = None
         if e:
-            err = (fs.error_kind(e), None if e == fs.ZERO_BYTE else int(t.error_offset[i]))
+            err = (fs.error_kind(e), None if e == ZERO_BYTE else int(t.error_offset[i]))
         out.append({
             "packet": int(t.packet[i]), "stream": int(t.stream[i]) if ogg else None,
             "offset": int(t.offset[i]), "granule": int(t.granule[i]) if ogg else None,
@@ -126,7 +129,9 @@ def _same(data: bytes, fmt: str = "auto"):
     summ = Summary()
     for r in reps:
         summ.add(r)
-    assert fs.summary(t) == summ.as_dict()
+    assert fs.summary(t) == summ.report()
+    # the table's messages are the reference's, word for word (one code->message table)
+    assert [fs.error_message(t, i) for i in range(len(t))] == [r.error for r in reps]
     return t
 
 
@@ -534,15 +539,17 @@ def test_summary_with_id_filter_and_fast_summary(tmp_path):
                 summ.add(r)
         except MlcodecError:
             pass
-        assert fs.summary(t, ids) == summ.as_dict()
+        assert fs.summary(t, ids) == summ.report()
     f = tmp_path / "x.opus"
     f.write_bytes(data)
-    d, err = fs.fast_summary(str(f))
+    with open_input(str(f)) as inp:
+        d, err = summarize(inp)
     assert d == fs.summary(t) and err.offset == t.container_error.offset and err.file == str(f)
-    d2, err2 = fs.fast_summary(data, ids=[5])
+    with open_input(io.BytesIO(data)) as inp:
+        d2, err2 = summarize(inp, ids=[5])
     assert d2 == fs.summary(t, [5]) and err2 is not None
     with pytest.raises(ContainerError):
-        fs.fast_summary(b"")
+        open_input(io.BytesIO(b""))
     # raw framing goes through the pure-Python path
     from mlcodec.containers.rawframe import RawWriter
 
@@ -550,13 +557,14 @@ def test_summary_with_id_filter_and_fast_summary(tmp_path):
     w = RawWriter(b)
     w.write_packet(build_packet(9, [b"q" * 9], extensions=[Extension(0, 7, b"z")]))
     w.close()
-    d3, err3 = fs.fast_summary(b.getvalue())
-    assert err3 is None and d3["summary"]["by_id"][0]["id"] == 7
+    with open_input(io.BytesIO(b.getvalue())) as inp:
+        d3, err3 = summarize(inp)
+    assert err3 is None and d3.by_id[0].id == 7
 
 
 def test_table_accessors_and_messages():
     t = fs.scan(_multistream_ogg())
-    assert t.fmt == "ogg" and len(t.streams) == 1 and t.streams[0]["serial"] == 21
+    assert t.fmt == "ogg" and len(t.streams) == 1 and t.streams[0].serial == 21
     errs = [fs.error_message(t, i) for i in range(len(t))]
     assert sum(e is not None for e in errs) == 2
     assert all(e.startswith("multistream packet: ") for e in errs if e)

@@ -97,7 +97,7 @@ def test_summary_filter_and_max_data():
 
 
 def test_shipped_sample_is_meaningful():
-    reps = list(inspect_path(SAMPLE))
+    reps = [r.to_dict() for r in inspect_path(SAMPLE)]
     assert len(reps) > 300 and all(r["error"] is None for r in reps)
     ids = {e["id"] for r in reps for e in r["extensions"]}
     assert {3, 33} <= ids
@@ -227,14 +227,14 @@ def test_multistream_ogg_reports_each_stream(tmp_path):
 
 
 def test_fast_json_lines_equal_json_dumps():
-    from mlcodec_cli.inspect import json_line
+    import dataclasses
 
     srcs = [SAMPLE] + FILES[:3] + [io.BytesIO(_multistream_ogg())]
     for src in srcs:
         for rep in inspect_path(src):
-            assert json_line(rep) == json.dumps(rep, separators=(",", ":"))
-    for rep in [dict(r, error='quote " and \\ and é') for r in inspect_path(SAMPLE)][:3]:
-        assert json.loads(json_line(rep)) == rep
+            assert rep.to_json() == json.dumps(rep.to_dict(), separators=(",", ":"))
+    for rep in [dataclasses.replace(r, error='quote " and \\ and é') for r in inspect_path(SAMPLE)][:3]:
+        assert json.loads(rep.to_json()) == rep.to_dict()
 
 
 @pytest.mark.parametrize("seed", range(40))
@@ -253,7 +253,7 @@ def test_fuzz_inspect_mutated_inputs(seed):
     for fmt in ("auto", "ogg", "bit", "raw", "packet"):
         try:
             for rep in inspect_path(io.BytesIO(bytes(src)), fmt):
-                assert set(PACKET_KEYS) <= set(rep)
+                assert set(PACKET_KEYS) <= set(rep.to_dict())
         except MlcodecError:
             pass
 

@@ -1,6 +1,6 @@
 """Bitstream layer: Opus packet framing (RFC 6716 s3), extensions (draft-ietf-mlcodec-opus-extension),
-range coder (RFC 6716 s4.1/s5.1). The numba bulk scanner lives in :mod:`mlcodec.bitstream.fastscan`
-(imported on demand: it pulls in numba)."""
+range coder (RFC 6716 s4.1/s5.1), and the error code table both parsers and the bulk scanner
+(:mod:`mlcodec.inspect.table`) share (:mod:`.reasons`)."""
 from .extensions import (  # noqa: F401
     Extension,
     extension_name,
@@ -19,4 +19,12 @@ from .packet import (  # noqa: F401
     parse_toc,
     split_multistream,
 )
-from .rangecoder import RangeDecoder, RangeEncoder  # noqa: F401
+
+
+def __getattr__(name: str):
+    """The range coder is imported on first use (its tables cost start-up time)."""
+    if name in ("RangeDecoder", "RangeEncoder"):
+        from . import rangecoder
+
+        return getattr(rangecoder, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

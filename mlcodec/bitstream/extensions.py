@@ -14,6 +14,7 @@ from operator import attrgetter
 from typing import Iterable, Sequence
 
 from ..errors import ExtensionError
+from . import reasons as R
 
 __all__ = [
     "Extension",
@@ -72,9 +73,20 @@ def _nbytes(n: int) -> str:
     return f"{n} byte" if n == 1 else f"{n} bytes"
 
 
-def _err(reason: str, offset: int, code: str, partial=None) -> ExtensionError:
+def _berr(reason: str, offset: int | None, code: str, partial=None) -> ExtensionError:
+    """A caller error of the builders (not a parse error: no code in reasons.py)."""
     exc = ExtensionError(reason, offset=offset)
     exc.code = code
+    exc.partial = list(partial) if partial is not None else []
+    return exc
+
+
+def _err(num: int, offset: int, code: str, partial=None, **params) -> ExtensionError:
+    """An extension-area error with its code ``num`` and reason from the shared table
+    (reasons.py) and ``.partial``, the extensions decoded before it."""
+    exc = ExtensionError(R.reason(num, **params), offset=offset)
+    exc.code = code
+    exc.num = num
     exc.partial = list(partial) if partial is not None else []
     return exc
 
@@ -137,7 +149,7 @@ def _parse_into(area: bytes, nb_frames: int, out: list, base: int) -> None:
     """The libopus extension iterator as one loop; appends to ``out`` (kept on error)."""
     if nb_frames < 1 or nb_frames > MAX_FRAMES:
         # libopus asserts 1 <= nb_frames <= 48; an impossible frame count is a caller error.
-        raise _err(f"frame count {nb_frames} outside 1..{MAX_FRAMES}", base, "OPUS_BAD_ARG", out)
+        raise _err(R.X_FRAMES, base, "OPUS_BAD_ARG", out, a=nb_frames)
     n = len(area)
     pos = 0
     frame = 0
@@ -155,8 +167,7 @@ def _parse_into(area: bytes, nb_frames: int, out: list, base: int) -> None:
                 size = 0
                 while True:
                     if pos >= n:
-                        raise _err(f"extension ID {eid} at offset {base + hdr}: length field runs past "
-                                   f"the end of the area", base + pos, "OPUS_INVALID_PACKET", out)
+                        raise _err(R.X_LONG_LEN, base + pos, "OPUS_INVALID_PACKET", out, a=base + hdr, b=eid)
                     lb = area[pos]
                     pos += 1
                     size += lb
@@ -164,9 +175,8 @@ def _parse_into(area: bytes, nb_frames: int, out: list, base: int) -> None:
                         break
                 end = pos + size
                 if end > n:
-                    raise _err(f"extension ID {eid} at offset {base + hdr}: payload of {_nbytes(size)} "
-                               f"runs past the end of the area ({n - pos} left)", base + pos,
-                               "OPUS_INVALID_PACKET", out)
+                    raise _err(R.X_LONG_PAYLOAD, base + pos, "OPUS_INVALID_PACKET", out, a=base + hdr, b=eid,
+                               c=size, d=n - pos)
                 append(_ext(frame, eid, area[pos:end]))
                 pos = end
             else:
@@ -177,8 +187,7 @@ def _parse_into(area: bytes, nb_frames: int, out: list, base: int) -> None:
         elif eid >= FIRST_SHORT_ID:
             if b & 1:
                 if pos >= n:
-                    raise _err(f"extension ID {eid} at offset {base + hdr}: missing its 1 payload byte",
-                               base + pos, "OPUS_INVALID_PACKET", out)
+                    raise _err(R.X_SHORT_MISSING, base + pos, "OPUS_INVALID_PACKET", out, a=base + hdr, b=eid)
                 append(_ext(frame, eid, area[pos:pos + 1]))
                 pos += 1
                 trailing += 1
@@ -190,8 +199,7 @@ def _parse_into(area: bytes, nb_frames: int, out: list, base: int) -> None:
         elif eid == 1:
             if b & 1:
                 if pos >= n:
-                    raise _err(f"frame separator at offset {base + hdr}: missing its increment byte",
-                               base + pos, "OPUS_INVALID_PACKET", out)
+                    raise _err(R.X_SEP_MISSING, base + pos, "OPUS_INVALID_PACKET", out, a=base + hdr)
                 inc = area[pos]
                 pos += 1
                 if not inc:
@@ -200,8 +208,8 @@ def _parse_into(area: bytes, nb_frames: int, out: list, base: int) -> None:
                 inc = 1
             frame += inc
             if frame >= nb_frames:
-                raise _err(f"frame separator at offset {base + hdr} moves to frame {frame}, but the "
-                           f"packet has {nb_frames} frame(s)", base + hdr, "OPUS_INVALID_PACKET", out)
+                raise _err(R.X_SEP_RANGE, base + hdr, "OPUS_INVALID_PACKET", out, a=base + hdr, b=frame,
+                           c=nb_frames)
             region = pos
             last_long = -1
             trailing = 0
@@ -217,9 +225,8 @@ def _parse_into(area: bytes, nb_frames: int, out: list, base: int) -> None:
                             if rid < FIRST_LONG_ID:
                                 if rb & 1:
                                     if pos >= n:
-                                        raise _err(f"repeat at offset {base + hdr}: frame {g} copy of "
-                                                   f"extension ID {rid} is missing its payload byte",
-                                                   base + pos, "OPUS_INVALID_PACKET", out)
+                                        raise _err(R.X_RTE_SHORT, base + pos, "OPUS_INVALID_PACKET", out,
+                                                   a=base + hdr, b=g, c=rid)
                                     append(_ext(g, rid, area[pos:pos + 1]))
                                     pos += 1
                                 else:
@@ -227,9 +234,8 @@ def _parse_into(area: bytes, nb_frames: int, out: list, base: int) -> None:
                             elif rte_l == 0 and g == last_frame and is_last_long:
                                 # implicit length: the rest minus the trailing short payload bytes
                                 if n - pos < trailing:
-                                    raise _err(f"repeat at offset {base + hdr}: no room for the "
-                                               f"{trailing} trailing short payload byte(s)",
-                                               base + pos, "OPUS_INVALID_PACKET", out)
+                                    raise _err(R.X_RTE_TRAILING, base + pos, "OPUS_INVALID_PACKET", out,
+                                               a=base + hdr, b=trailing)
                                 end = n - trailing
                                 append(_ext(g, rid, area[pos:end]))
                                 pos = end
@@ -238,9 +244,8 @@ def _parse_into(area: bytes, nb_frames: int, out: list, base: int) -> None:
                                 start = pos
                                 while True:
                                     if pos >= n:
-                                        raise _err(f"repeat at offset {base + hdr}: frame {g} copy of "
-                                                   f"extension ID {rid}: length field runs past the end",
-                                                   base + pos, "OPUS_INVALID_PACKET", out)
+                                        raise _err(R.X_RTE_LEN, base + pos, "OPUS_INVALID_PACKET", out,
+                                                   a=base + hdr, b=g, c=rid)
                                     lb = area[pos]
                                     pos += 1
                                     size += lb
@@ -248,11 +253,8 @@ def _parse_into(area: bytes, nb_frames: int, out: list, base: int) -> None:
                                         break
                                 end = pos + size
                                 if end > n:
-                                    raise _err(f"repeat at offset {base + hdr}: frame {g} copy of "
-                                               f"extension ID {rid} at offset {base + start}: "
-                                               f"payload of {_nbytes(size)} runs past the end "
-                                               f"({n - pos} left)",
-                                               base + pos, "OPUS_INVALID_PACKET", out)
+                                    raise _err(R.X_RTE_PAYLOAD, base + pos, "OPUS_INVALID_PACKET", out,
+                                               a=base + hdr, b=g, c=rid, d=base + start, e=size, f=n - pos)
                                 append(_ext(g, rid, area[pos:end]))
                                 pos = end
             region = pos
@@ -307,16 +309,16 @@ def validate_extension(frame: int, eid: int, length: int, nb_frames: int) -> Non
     ``length`` is the payload length as a C caller would declare it (may be negative).
     """
     if nb_frames > MAX_FRAMES or nb_frames < 0:
-        raise _err(f"frame count {nb_frames} outside 0..{MAX_FRAMES}", None, "OPUS_BAD_ARG")
+        raise _berr(f"frame count {nb_frames} outside 0..{MAX_FRAMES}", None, "OPUS_BAD_ARG")
     if frame < 0 or frame >= nb_frames:
-        raise _err(f"extension frame {frame} outside 0..{nb_frames - 1}", None, "OPUS_BAD_ARG")
+        raise _berr(f"extension frame {frame} outside 0..{nb_frames - 1}", None, "OPUS_BAD_ARG")
     if eid < FIRST_SHORT_ID or eid > LAST_ID:
-        raise _err(f"extension ID {eid} outside {FIRST_SHORT_ID}..{LAST_ID} (0..2 are structural)",
+        raise _berr(f"extension ID {eid} outside {FIRST_SHORT_ID}..{LAST_ID} (0..2 are structural)",
                    None, "OPUS_BAD_ARG")
     if length < 0:
-        raise _err(f"extension ID {eid}: negative payload length {length}", None, "OPUS_BAD_ARG")
+        raise _berr(f"extension ID {eid}: negative payload length {length}", None, "OPUS_BAD_ARG")
     if eid < FIRST_LONG_ID and length > 1:
-        raise _err(f"short extension ID {eid} takes 0 or 1 payload bytes, not {length}", None,
+        raise _berr(f"short extension ID {eid} takes 0 or 1 payload bytes, not {length}", None,
                    "OPUS_BAD_ARG")
 
 
@@ -345,16 +347,16 @@ def generate_extensions(exts: Iterable[Extension], nb_frames: int, *, pad_to: in
         capacity = pad_to
     cap = capacity if capacity is not None else 1 << 62
     if nb_frames > MAX_FRAMES or nb_frames < 0:
-        raise _err(f"frame count {nb_frames} outside 0..{MAX_FRAMES}", None, "OPUS_BAD_ARG")
+        raise _berr(f"frame count {nb_frames} outside 0..{MAX_FRAMES}", None, "OPUS_BAD_ARG")
     nb = len(exts)
     fmin = [nb] * nb_frames      # first input index of each frame's extensions
     fmax = [0] * nb_frames       # one past the last input index of each frame's extensions
     for i, e in enumerate(exts):
         f = e.frame
         if f < 0 or f >= nb_frames:
-            raise _err(f"extension {i}: frame {f} outside 0..{nb_frames - 1}", None, "OPUS_BAD_ARG")
+            raise _berr(f"extension {i}: frame {f} outside 0..{nb_frames - 1}", None, "OPUS_BAD_ARG")
         if e.id < FIRST_SHORT_ID or e.id > LAST_ID:
-            raise _err(f"extension {i}: ID {e.id} outside {FIRST_SHORT_ID}..{LAST_ID} "
+            raise _berr(f"extension {i}: ID {e.id} outside {FIRST_SHORT_ID}..{LAST_ID} "
                        f"(0..2 are structural)", None, "OPUS_BAD_ARG")
         if i < fmin[f]:
             fmin[f] = i
@@ -369,7 +371,7 @@ def generate_extensions(exts: Iterable[Extension], nb_frames: int, *, pad_to: in
 
     def short_check(e: Extension) -> None:
         if len(e.data) > 1:
-            raise _err(f"short extension ID {e.id} takes 0 or 1 payload bytes, not {len(e.data)}",
+            raise _berr(f"short extension ID {e.id} takes 0 or 1 payload bytes, not {len(e.data)}",
                        None, "OPUS_BAD_ARG")
 
     def write_payload(e: Extension, last: bool) -> None:
@@ -460,7 +462,7 @@ def generate_extensions(exts: Iterable[Extension], nb_frames: int, *, pad_to: in
 
 
 def _too_small(cap: int) -> ExtensionError:
-    return _err(f"extensions do not fit in {_nbytes(cap)}", None, "OPUS_BUFFER_TOO_SMALL")
+    return _berr(f"extensions do not fit in {_nbytes(cap)}", None, "OPUS_BUFFER_TOO_SMALL")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from typing import Iterable, Sequence
 
 from ..errors import ExtensionError, PacketError
 from .extensions import Extension, generate_extensions, parse_extensions
+from . import reasons as R
 
 __all__ = [
     "Toc",
@@ -65,14 +66,23 @@ def _perr(reason: str, offset: int | None, code: str = INVALID) -> PacketError:
     return exc
 
 
-def _read_frame_length(data: bytes, p: int, rem: int, what: str, rule: str) -> tuple[int, int]:
+def _pe(num: int, offset: int | None, **params) -> PacketError:
+    """A framing error with its code ``num`` and reason from the shared table (reasons.py)."""
+    exc = PacketError(R.reason(num, **params), offset=offset)
+    exc.code = INVALID
+    exc.num = num
+    return exc
+
+
+def _read_frame_length(data: bytes, p: int, rem: int, num: int, **params) -> tuple[int, int]:
     """One frame length at ``data[p]`` (RFC 6716 s3.2.1: 1 byte < 252, else ``b0 + 4*b1``):
-    (length, bytes used). ``rem`` >= 1 bytes remain; raises when the second byte is missing."""
+    (length, bytes used). ``rem`` >= 1 bytes remain; raises ``num`` when the second byte is
+    missing."""
     b0 = data[p]
     if b0 < 252:
         return b0, 1
     if rem < 2:
-        raise _perr(f"{what} needs a second byte{rule}", p)
+        raise _pe(num, p, **params)
     return b0 + 4 * data[p + 1], 2
 
 
@@ -215,7 +225,7 @@ def _parse(data: bytes, start: int, end: int, sd: bool) -> Packet:
     """Parse ``data[start:end]``; error offsets are absolute in ``data``, fields relative."""
     n = end - start
     if n <= 0:
-        raise _perr("empty packet: no TOC byte (R1)", start)
+        raise _pe(R.P_EMPTY, start)
     tb = data[start]
     toc = _TOCS[tb]
     code = tb & 3
@@ -229,7 +239,7 @@ def _parse(data: bytes, start: int, end: int, sd: bool) -> Packet:
         if not sd:
             # fast path: the common single-frame packet
             if rem > MAX_FRAME_BYTES:
-                raise _perr(f"code 0 frame of {_nbytes(rem)} exceeds {MAX_FRAME_BYTES} (R2)", p)
+                raise _pe(R.P_CODE0_R2, p, a=rem)
             pkt = _new(Packet)
             pkt.__dict__.update(toc=toc, frames=(data[p:end],), frame_offsets=(1,), vbr=False,
                                 padding=b"", padding_offset=n, size=n, payload_offset=1,
@@ -243,8 +253,7 @@ def _parse(data: bytes, start: int, end: int, sd: bool) -> Packet:
         cbr = True
         if not sd:
             if rem & 1:
-                raise _perr(f"code 1 payload of {_nbytes(rem)} cannot split into two equal frames (R3)",
-                            start)
+                raise _pe(R.P_CODE1_ODD, start, a=rem)
             last = rem >> 1
             sizes = (last,)
         else:
@@ -253,33 +262,31 @@ def _parse(data: bytes, start: int, end: int, sd: bool) -> Packet:
         count = 2
         vbr = True
         if rem < 1:
-            raise _perr("code 2 packet has no first-frame length (R4)", p)
-        sz, nb = _read_frame_length(data, p, rem, "code 2 packet: first-frame length", " (R4)")
+            raise _pe(R.P_CODE2_NOLEN, p)
+        sz, nb = _read_frame_length(data, p, rem, R.P_CODE2_LEN2)
         rem -= nb
         if sz > rem:
-            raise _perr(f"code 2 first frame of {_nbytes(sz)} exceeds the {_nbytes(rem)} left (R4)", p)
+            raise _pe(R.P_CODE2_OVER, p, a=sz, b=rem)
         p += nb
         sizes = (sz,)
         last = rem - sz
     else:
         if rem < 1:
-            raise _perr("code 3 packet has no frame-count byte (R6)", p)
+            raise _pe(R.P_CODE3_NOCOUNT, p)
         ch = data[p]
         cpos = p
         p += 1
         rem -= 1
         count = ch & 0x3F
         if count == 0:
-            raise _perr("code 3 frame count is 0 (R5)", cpos)
+            raise _pe(R.P_CODE3_ZERO, cpos)
         if _SPF48[toc.config] * count > MAX_PACKET_SAMPLES_48K:
-            raise _perr(f"code 3 packet of {count} x {toc.frame_ms:g} ms frames exceeds 120 ms (R5)",
-                        cpos)
+            raise _pe(R.P_CODE3_120MS, cpos, a=count, ms=toc.frame_ms)
         if ch & 0x40:
             padding_flag = True
             while True:
                 if rem <= 0:
-                    raise _perr(f"padding length runs past the end of the packet "
-                                f"({pad} padding bytes so far)", p)
+                    raise _pe(R.P_PAD_RUN, p, a=pad)
                 b = data[p]
                 p += 1
                 rem -= 1
@@ -289,54 +296,51 @@ def _parse(data: bytes, start: int, end: int, sd: bool) -> Packet:
                 if b != 255:
                     break
         if rem < 0:
-            raise _perr(f"{pad} padding bytes exceed the packet (R6/R7)", p)
+            raise _pe(R.P_PAD_EXCEED, p, a=pad)
         if ch & 0x80:
             vbr = True
             last = rem
             sl = []
             for i in range(count - 1):
                 if rem < 1:
-                    raise _perr(f"length of frame {i} is missing (R7)", p)
-                sz, nb = _read_frame_length(data, p, rem, f"length of frame {i}", " (R7)")
+                    raise _pe(R.P_VBR_MISSING, p, a=i)
+                sz, nb = _read_frame_length(data, p, rem, R.P_VBR_LEN2, a=i)
                 rem -= nb
                 if sz > rem:
-                    raise _perr(f"frame {i} of {_nbytes(sz)} exceeds the {_nbytes(rem)} left (R7)", p)
+                    raise _pe(R.P_VBR_OVER, p, a=i, b=sz, c=rem)
                 p += nb
                 last -= nb + sz
                 sl.append(sz)
             if last < 0:
-                raise _perr(f"VBR frames overrun the packet by {_nbytes(-last)} (R7)", p)
+                raise _pe(R.P_VBR_OVERRUN, p, a=-last)
             sizes = sl
         else:
             cbr = True
             if not sd:
                 last = rem // count
                 if last * count != rem:
-                    raise _perr(f"CBR code 3: payload of {_nbytes(rem)} does not split into "
-                                f"{count} equal frames (R6)", p)
+                    raise _pe(R.P_CBR_SPLIT, p, a=rem, b=count)
                 sizes = (last,) * (count - 1)
             else:
                 last = rem
     if sd:
         # RFC 6716 Appendix B: one more length, just before the first frame's data
         if rem < 1:
-            raise _perr("self-delimited length is missing", p)
-        sz, nb = _read_frame_length(data, p, rem, "self-delimited length", "")
+            raise _pe(R.P_SD_MISSING, p)
+        sz, nb = _read_frame_length(data, p, rem, R.P_SD_LEN2)
         rem -= nb
         if sz > rem:
-            raise _perr(f"self-delimited frame length {sz} exceeds the {_nbytes(rem)} left", p)
+            raise _pe(R.P_SD_OVER, p, a=sz, b=rem)
         if cbr:
             if sz * count > rem:
-                raise _perr(f"{count} self-delimited frames of {_nbytes(sz)} exceed the "
-                            f"{_nbytes(rem)} left", p)
+                raise _pe(R.P_SD_CBR_OVER, p, a=count, b=sz, c=rem)
             sizes = (sz,) * (count - 1)
         elif nb + sz > last:
-            raise _perr(f"self-delimited last frame of {_nbytes(sz)} exceeds the "
-                        f"{_nbytes(last - nb)} left", p)
+            raise _pe(R.P_SD_LAST_OVER, p, a=sz, b=last - nb)
         p += nb
         last = sz
     elif last > MAX_FRAME_BYTES:
-        raise _perr(f"last frame of {_nbytes(last)} exceeds {MAX_FRAME_BYTES} (R2)", p)
+        raise _pe(R.P_LAST_R2, p, a=last)
     payload = p - start
     offs = []
     frames = []
@@ -405,16 +409,17 @@ def split_multistream(data: bytes, nb_streams: int, *, check_durations: bool = T
     n = len(data)
     for s in range(nb_streams):
         if pos >= n:
-            raise _perr(f"stream {s} of {nb_streams}: no bytes left", pos)
+            raise _pe(R.MS_NO_BYTES, pos, a=s, b=nb_streams)
         try:
             pkt = _parse(data, pos, n, s != nb_streams - 1)
         except PacketError as exc:
             exc.reason = f"stream {s}: {exc.reason}"
             exc.args = (exc.reason,)
+            exc.num = getattr(exc, "num", 0) | R.MS_FLAG
+            exc.stream = s
             raise
         if check_durations and out and pkt.samples_48k != out[0].samples_48k:
-            raise _perr(f"stream {s} lasts {pkt.duration_ms:g} ms but stream 0 lasts "
-                        f"{out[0].duration_ms:g} ms", pos)
+            raise _pe(R.MS_DURATION, pos, a=s, ms=pkt.duration_ms, ms0=out[0].duration_ms)
         out.append(pkt)
         pos += pkt.size
     return out

@@ -1,5 +1,25 @@
-"""Containers: Ogg pages (RFC 3533), Ogg Opus (RFC 7845), opus_demo .bit, raw length-prefixed framing."""
-from .detect import Input, open_input  # noqa: F401
-from .oggopus import OggOpusWriter, OpusHead, OpusTags, iter_ogg_opus, read_ogg_opus  # noqa: F401
-from .opusdemo import BitWriter, iter_bit  # noqa: F401
-from .rawframe import RawWriter, iter_raw  # noqa: F401
+"""Containers: Ogg pages (RFC 3533), Ogg Opus (RFC 7845), opus_demo .bit, raw length-prefixed framing.
+
+Names are imported from their modules on first use (start-up: a command loads only the
+containers it reads)."""
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "Input": "detect", "open_input": "detect",
+    "OggOpusWriter": "oggopus", "OpusHead": "oggopus", "OpusTags": "oggopus",
+    "iter_ogg_opus": "oggopus", "read_ogg_opus": "oggopus",
+    "BitWriter": "opusdemo", "iter_bit": "opusdemo",
+    "RawWriter": "rawframe", "iter_raw": "rawframe",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    mod = _EXPORTS.get(name)
+    if mod is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{mod}"), name)
+    globals()[name] = value
+    return value

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import binascii
 import struct
+from itertools import accumulate
 from dataclasses import dataclass
 from typing import BinaryIO, Iterable, Iterator, NamedTuple
 
 from mlcodec.errors import ContainerError
+
+from . import reasons as R
 
 # ---------------------------------------------------------------------------------------------
 # Page layout (specs 04 §1)
@@ -30,7 +33,7 @@ MAX_PAGE_SIZE = HEADER_SIZE + 255 + 255 * 255
 #: Granule value meaning "no packet finishes on this page".
 NO_GRANULE = -1
 #: Largest packet a reader assembles (protects memory; far above any Opus use, specs 04 §6).
-MAX_PACKET_SIZE = 16 * 1024 * 1024
+MAX_PACKET_SIZE = R.OGG_MAX_PACKET
 
 _HEADER = struct.Struct("<4sBBqIII B")
 _HEADER_NOCRC = struct.Struct("<4sBBqII")
@@ -206,35 +209,32 @@ def iter_pages(fileobj: BinaryIO, *, file: str | None = None, check_crc: bool = 
         if not src.fill(HEADER_SIZE):
             left = len(src.buf) - src.pos
             if left:
-                raise ContainerError(f"truncated Ogg page header ({left} of at least {HEADER_SIZE} bytes)",
-                                     file=file, offset=src.offset + start_offset)
+                raise R.container_error(R.C_TRUNC_HDR, left, file=file, offset=src.offset + start_offset)
             return
         buf, pos = src.buf, src.pos
         (cap, version, flags, granule, serial, sequence, crc, nseg) = unpack(buf, pos)
         at = src.offset + start_offset
         if cap != CAPTURE:
-            raise ContainerError("not an Ogg page (no 'OggS' capture pattern)", file=file, offset=at)
+            raise R.container_error(R.C_CAPTURE, file=file, offset=at)
         if version != 0:
-            raise ContainerError(f"unsupported Ogg stream structure version {version}", file=file, offset=at)
+            raise R.container_error(R.C_VERSION, version, file=file, offset=at)
         if flags & ~0x07:
-            raise ContainerError(f"undefined Ogg page flags 0x{flags:02x}", file=file, offset=at)
+            raise R.container_error(R.C_FLAGS, flags, file=file, offset=at)
         if not src.fill(HEADER_SIZE + nseg):
-            raise ContainerError("truncated Ogg page (segment table cut short)", file=file, offset=at)
+            raise R.container_error(R.C_TRUNC_SEG, file=file, offset=at)
         buf, pos = src.buf, src.pos
         segments = tuple(buf[pos + HEADER_SIZE: pos + HEADER_SIZE + nseg])
         body_len = sum(segments)
         total = HEADER_SIZE + nseg + body_len
         if not src.fill(total):
-            raise ContainerError(f"truncated Ogg page (body needs {body_len} bytes, "
-                                 f"{len(src.buf) - src.pos - HEADER_SIZE - nseg} present)",
-                                 file=file, offset=at)
+            raise R.container_error(R.C_TRUNC_BODY, body_len, len(src.buf) - src.pos - HEADER_SIZE - nseg,
+                                    file=file, offset=at)
         buf, pos = src.buf, src.pos
         if check_crc:
             raw = buf[pos: pos + total]
             got = crc32(raw[:22] + b"\0\0\0\0" + raw[26:])
             if got != crc:
-                raise ContainerError(f"bad Ogg page CRC (stored 0x{crc:08x}, computed 0x{got:08x})",
-                                     file=file, offset=at)
+                raise R.container_error(R.C_CRC, crc, got, file=file, offset=at)
         body = buf[pos + HEADER_SIZE + nseg: pos + total]
         src.pos = pos + total
         yield OggPage(flags, granule, serial, sequence, segments, body, crc, version, at)
@@ -298,26 +298,35 @@ def iter_page_packets(pages: Iterable[OggPage], *, file: str | None = None
         flags = page.flags
         if st is None:
             if not flags & FLAG_BOS:
-                raise ContainerError(f"page of unknown logical stream {serial} without BOS flag",
-                                     file=file, offset=at)
+                raise R.container_error(R.C_NO_BOS, serial, file=file, offset=at)
             st = streams[serial] = StreamState(serial, len(streams))
         else:
             if flags & FLAG_BOS:
-                raise ContainerError(f"second BOS page for logical stream {serial}", file=file, offset=at)
+                raise R.container_error(R.C_SECOND_BOS, serial, file=file, offset=at)
             if st.eos:
-                raise ContainerError(f"page after the end of logical stream {serial}", file=file, offset=at)
+                raise R.container_error(R.C_AFTER_EOS, serial, file=file, offset=at)
             if page.sequence != ((st.sequence + 1) & 0xFFFFFFFF):
-                raise ContainerError(f"page sequence jumps from {st.sequence} to {page.sequence} "
-                                     f"in logical stream {serial} (lost pages)", file=file, offset=at)
+                raise R.container_error(R.C_SEQ, serial, st.sequence, page.sequence, file=file, offset=at)
         st.sequence = page.sequence
         parts = st.parts
         if bool(flags & FLAG_CONTINUED) != bool(parts):
-            why = ("continued-packet flag set but no packet is pending" if parts == []
-                   else "a packet continues but the page lacks the continued flag")
-            raise ContainerError(f"{why} (logical stream {serial})", file=file, offset=at)
+            raise R.container_error(R.C_CONT, serial, 0 if parts == [] else 1, file=file, offset=at)
         segs = page.segments
         body = page.body
         base = (at + HEADER_SIZE + len(segs)) if at is not None else None
+        if not parts and 255 not in segs:
+            # Fast path (every packet ends on this page, none continues): each lacing value is
+            # one whole packet.
+            ends = list(accumulate(segs))
+            starts = [0] + ends[:-1]
+            datas = list(map(body.__getitem__, map(slice, starts, ends)))
+            offsets = [None] * len(ends) if base is None else list(map(base.__add__, starts))
+            a = ends[-1] if ends else 0
+            yield page, page_index, st, datas, offsets
+            st.packetno += len(datas)
+            if flags & FLAG_EOS:
+                st.eos = True
+            continue
         # Packet boundaries: a lacing value below 255 ends a packet.
         ends = []
         pos = 0
@@ -343,19 +352,16 @@ def iter_page_packets(pages: Iterable[OggPage], *, file: str | None = None
                 st.start = None if base is None else base + a
             parts.append(body[a:])
             if sum(map(len, parts)) > MAX_PACKET_SIZE:
-                raise ContainerError(f"Ogg packet larger than {MAX_PACKET_SIZE} bytes",
-                                     file=file, offset=st.start)
+                raise R.container_error(R.C_TOOBIG, file=file, offset=st.start)
         yield page, page_index, st, datas, offsets
         st.packetno += len(datas)
         if flags & FLAG_EOS:
             st.eos = True
             if parts:
-                raise ContainerError(f"logical stream {serial} ends inside a packet",
-                                     file=file, offset=st.start)
+                raise R.container_error(R.C_EOS_INSIDE, serial, file=file, offset=st.start)
     for st in streams.values():
         if st.parts:
-            raise ContainerError(f"input ends inside a packet of logical stream {st.serial} "
-                                 "(truncated stream)", file=file, offset=st.start)
+            raise R.container_error(R.C_END_INSIDE, st.serial, file=file, offset=st.start)
 
 
 def iter_packets(pages: Iterable[OggPage], *, file: str | None = None) -> Iterator[OggPacket]:

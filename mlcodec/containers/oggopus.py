@@ -1,4 +1,4 @@
-"""Ogg Opus (RFC 7845; specs 04 §2-§6): OpusHead/OpusTags, per-packet granules with pre-skip
+"""Ogg Opus (RFC 7845; specs 04 §2-§6): headers (:mod:`.opusheaders`), per-packet granules with pre-skip
 and end trimming, a streaming reader and a writer.
 
 Reading yields :class:`OggOpusPacket` records for every Opus logical stream in the input
@@ -10,28 +10,35 @@ range of output PCM samples it produces.
 from __future__ import annotations
 
 import os
-import struct
+from itertools import accumulate
+from operator import itemgetter
 from dataclasses import dataclass
 from typing import BinaryIO, Iterable, Iterator, Mapping, NamedTuple
 
 from mlcodec.containers.ogg import FLAG_BOS, OggStreamWriter, iter_page_packets, iter_pages
 from mlcodec.errors import ContainerError
 
-HEAD_MAGIC = b"OpusHead"
-TAGS_MAGIC = b"OpusTags"
-#: Size of a family-0 OpusHead (specs 04 §3).
-HEAD_SIZE = 19
-#: Largest comment header we read (RFC 7845 §5.2 lets readers reject > 120 MB).
-MAX_TAGS_SIZE = 125_829_120
+from . import reasons as R
+from .opusheaders import (  # noqa: F401 - re-exported: the headers belong to Ogg Opus
+    DEFAULT_PRE_SKIP, HEAD_MAGIC, HEAD_SIZE, MAX_TAGS_SIZE, TAGS_MAGIC, VENDOR, OpusHead, OpusTags)
+
 #: Granule unit (specs 04 §5).
 RATE = 48000
-#: Pre-skip of libopus (OPUS_GET_LOOKAHEAD at 48 kHz: 2.5 ms + 4 ms; specs 04 §5.1).
-DEFAULT_PRE_SKIP = 312
-#: Default vendor string written into OpusTags.
-VENDOR = "mlcodec"
 
 # Frame duration in 48 kHz samples for each TOC configuration (RFC 6716 §3.1, specs 01 §2.1).
 _FRAME_SAMPLES = (480, 960, 1920, 2880) * 3 + (480, 960) * 2 + (120, 240, 480, 960) * 4
+
+
+class _Durations(dict):
+    """packet_samples() by a packet's first two bytes (filled on first use: few distinct keys)."""
+
+    def __missing__(self, key: bytes) -> int:
+        n = self[key] = packet_samples(key)
+        return n
+
+
+_DURATIONS = _Durations()
+_FIRST2 = itemgetter(slice(0, 2))
 
 
 def packet_samples(data: bytes) -> int:
@@ -56,153 +63,6 @@ def packet_samples(data: bytes) -> int:
 
 # ---------------------------------------------------------------------------------------------
 # Headers
-
-
-@dataclass(frozen=True, slots=True)
-class OpusHead:
-    """Identification header (RFC 7845 §5.1). For family 0 the stream/coupled/mapping
-    fields are implied (1 stream, channels-1 coupled, identity mapping)."""
-
-    channels: int = 1
-    pre_skip: int = DEFAULT_PRE_SKIP
-    input_sample_rate: int = 0
-    output_gain: int = 0
-    mapping_family: int = 0
-    stream_count: int = 1
-    coupled_count: int = 0
-    mapping: tuple[int, ...] = (0,)
-    version: int = 1
-    extra: bytes = b""
-
-    @staticmethod
-    def family0(channels: int = 1, **kw) -> "OpusHead":
-        return OpusHead(channels=channels, stream_count=1, coupled_count=channels - 1,
-                        mapping=tuple(range(channels)), **kw)
-
-    @classmethod
-    def parse(cls, data: bytes, *, file: str | None = None, offset: int | None = None) -> "OpusHead":
-        """Parse and validate (RFC 7845 §5.1); ContainerError on any violation."""
-        def bad(why: str):
-            return ContainerError(f"bad OpusHead: {why}", file=file, offset=offset)
-
-        if data[:8] != HEAD_MAGIC:
-            raise bad("missing 'OpusHead' magic")
-        if len(data) < HEAD_SIZE:
-            raise bad(f"{len(data)} bytes, at least {HEAD_SIZE} needed")
-        version, channels, pre_skip, rate, gain, family = struct.unpack_from("<BBHIhB", data, 8)
-        if version >> 4:
-            raise bad(f"incompatible version {version}")
-        if channels == 0:
-            raise bad("channel count 0")
-        if family == 0:
-            if channels > 2:
-                raise bad(f"mapping family 0 allows 1 or 2 channels, not {channels}")
-            return cls(channels, pre_skip, rate, gain, 0, 1, channels - 1, tuple(range(channels)),
-                       version, bytes(data[HEAD_SIZE:]))
-        if len(data) < HEAD_SIZE + 2 + channels:
-            raise bad(f"channel mapping table cut short ({len(data)} bytes)")
-        n, m = data[19], data[20]
-        if n == 0:
-            raise bad("stream count 0")
-        if m > n:
-            raise bad(f"coupled stream count {m} exceeds stream count {n}")
-        if n + m > 255:
-            raise bad(f"{n + m} decoded channels (at most 255)")
-        if family == 1 and not 1 <= channels <= 8:
-            raise bad(f"mapping family 1 allows 1..8 channels, not {channels}")
-        mapping = tuple(data[21: 21 + channels])
-        for i, v in enumerate(mapping):
-            if v != 255 and v >= n + m:
-                raise bad(f"channel {i} maps to {v}, beyond {n + m} decoded channels")
-        return cls(channels, pre_skip, rate, gain, family, n, m, mapping, version,
-                   bytes(data[21 + channels:]))
-
-    def to_bytes(self) -> bytes:
-        out = HEAD_MAGIC + struct.pack("<BBHIhB", self.version, self.channels, self.pre_skip,
-                                       self.input_sample_rate, self.output_gain, self.mapping_family)
-        if self.mapping_family != 0:
-            out += bytes([self.stream_count, self.coupled_count]) + bytes(self.mapping)
-        return out + self.extra
-
-    def as_dict(self) -> dict:
-        return {"version": self.version, "channels": self.channels, "pre_skip": self.pre_skip,
-                "input_sample_rate": self.input_sample_rate, "output_gain": self.output_gain,
-                "mapping_family": self.mapping_family, "stream_count": self.stream_count,
-                "coupled_count": self.coupled_count, "mapping": list(self.mapping)}
-
-
-@dataclass(frozen=True, slots=True)
-class OpusTags:
-    """Comment header (RFC 7845 §5.2): vendor, ``NAME=value`` comments, trailing data."""
-
-    vendor: str = VENDOR
-    comments: tuple[str, ...] = ()
-    extra: bytes = b""
-
-    @classmethod
-    def from_tags(cls, tags: Mapping[str, str] | Iterable | None, vendor: str = VENDOR) -> "OpusTags":
-        """Build from a dict, a list of ``"K=V"`` strings or of ``(K, V)`` pairs."""
-        items: list[str] = []
-        if tags:
-            seq = tags.items() if isinstance(tags, Mapping) else tags
-            for t in seq:
-                if isinstance(t, str):
-                    if "=" not in t:
-                        raise ContainerError(f"comment {t!r} lacks NAME=value form")
-                    items.append(t)
-                else:
-                    k, v = t
-                    items.append(f"{k}={v}")
-        return cls(vendor, tuple(items))
-
-    @classmethod
-    def parse(cls, data: bytes, *, file: str | None = None, offset: int | None = None) -> "OpusTags":
-        def bad(why: str):
-            return ContainerError(f"bad OpusTags: {why}", file=file, offset=offset)
-
-        if data[:8] != TAGS_MAGIC:
-            raise bad("missing 'OpusTags' magic")
-        size = len(data)
-        pos = 8
-
-        def u32() -> int:
-            nonlocal pos
-            if pos + 4 > size:
-                raise bad("header cut short")
-            (v,) = struct.unpack_from("<I", data, pos)
-            pos += 4
-            return v
-
-        def text(n: int) -> str:
-            nonlocal pos
-            if n > size - pos:
-                raise bad(f"string of {n} bytes overruns the header")
-            s = bytes(data[pos: pos + n]).decode("utf-8", errors="replace")
-            pos += n
-            return s
-
-        vendor = text(u32())
-        count = u32()
-        if count > (size - pos) // 4:
-            raise bad(f"{count} comments cannot fit in {size - pos} bytes")
-        comments = tuple(text(u32()) for _ in range(count))
-        return cls(vendor, comments, bytes(data[pos:]))
-
-    def to_bytes(self) -> bytes:
-        v = self.vendor.encode("utf-8")
-        parts = [TAGS_MAGIC, struct.pack("<I", len(v)), v, struct.pack("<I", len(self.comments))]
-        for c in self.comments:
-            b = c.encode("utf-8")
-            parts += [struct.pack("<I", len(b)), b]
-        parts.append(self.extra)
-        return b"".join(parts)
-
-    def as_dict(self) -> dict:
-        return {"vendor": self.vendor, "comments": list(self.comments)}
-
-
-# ---------------------------------------------------------------------------------------------
-# Reading
 
 
 @dataclass(slots=True)
@@ -267,6 +127,46 @@ def iter_ogg_opus(fileobj: BinaryIO, *, file: str | None = None
     RFC 7845 §4 works backwards from the page granule, or forwards on a trimmed EOS page).
     Raises ContainerError (after yielding everything readable) on broken framing or headers.
     """
+    for ev in _audio_pages(fileobj, file):
+        if type(ev) is OggOpusStreamInfo:
+            yield ev
+        else:
+            yield from _page_packets(*ev, file)
+
+
+class OggOpusPage(NamedTuple):
+    """The audio packets completed on one Ogg page: packet ``index`` of the first, their bytes,
+    input offsets and end granules (as in :class:`OggOpusPacket`)."""
+
+    stream: OggOpusStreamInfo
+    index: int
+    datas: list
+    offsets: list
+    granules: list
+
+
+def iter_ogg_opus_pages(fileobj: BinaryIO, *, file: str | None = None
+                        ) -> Iterator[OggOpusStreamInfo | OggOpusPage]:
+    """:func:`iter_ogg_opus` by page: one :class:`OggOpusPage` per audio page (for bulk
+    readers: no per-packet record); same checks, same errors, same order."""
+    for ev in _audio_pages(fileobj, file):
+        if type(ev) is OggOpusStreamInfo:
+            yield ev
+            continue
+        op, page, _page_index, datas, offsets = ev
+        idx = op.audio_index
+        durs, ends, _trim, error = _page_timing(op, page, datas)
+        yield OggOpusPage(op.info, idx, datas, offsets, ends)
+        op.audio_index = idx + len(datas)
+        op.info.packets += len(datas)
+        op.prev_granule = page.granule
+        if error:
+            raise R.container_error(*error, file=file, offset=offsets[-1])
+
+
+def _audio_pages(fileobj: BinaryIO, file):
+    """Stream infos (after their headers) and ``(state, page, page_index, datas, offsets)``
+    for each audio page of an Opus logical stream."""
     for page, page_index, st, datas, offsets in iter_page_packets(iter_pages(fileobj, file=file),
                                                                   file=file):
         if not datas:
@@ -284,59 +184,59 @@ def iter_ogg_opus(fileobj: BinaryIO, *, file: str | None = None
                         st.user = _NOT_OPUS  # not Opus: ignore this logical stream
                         break
                     if not (page.flags & FLAG_BOS) or len(datas) != 1 or st.parts:
-                        raise ContainerError("OpusHead must be alone on the first page of its stream",
-                                             file=file, offset=offsets[k])
+                        raise R.container_error(R.C_HEAD_ALONE, file=file, offset=offsets[k])
                     if page.granule != 0:
-                        raise ContainerError(f"OpusHead page granule {page.granule}, must be 0",
-                                             file=file, offset=offsets[k])
+                        raise R.container_error(R.C_HEAD_GRANULE, page.granule, file=file, offset=offsets[k])
                     head = OpusHead.parse(data, file=file, offset=offsets[k])
                     st.user = _Opus(OggOpusStreamInfo(st.serial, st.index, head, OpusTags(), offsets[k]))
                     continue
                 op = st.user
                 op.info.tags = OpusTags.parse(data, file=file, offset=offsets[k])
                 if not last or st.parts:
-                    raise ContainerError("audio data shares the page on which OpusTags ends "
-                                         "(RFC 7845 §3 needs a page break)", file=file, offset=offsets[k])
+                    raise R.container_error(R.C_TAGS_SHARED, file=file, offset=offsets[k])
                 op.state = 1
                 yield op.info
             continue
-        yield from _page_packets(op, page, page_index, datas, offsets, file)
+        yield op, page, page_index, datas, offsets
 
 
-def _page_packets(op: _Opus, page, page_index: int, datas: list, offsets: list, file):
-    """Timing of the packets completed on one audio page (RFC 7845 §4)."""
+def _page_timing(op: _Opus, page, datas: list):
+    """(durations, end granules, trim position, error) of the packets completed on one audio
+    page (RFC 7845 §4)."""
     info = op.info
-    durs = [packet_samples(d) for d in datas]
+    # packet_samples() by the first two bytes, looked up at C speed (the hot path of bulk reads)
+    durs = list(map(_DURATIONS.__getitem__, map(_FIRST2, datas)))
     total = sum(durs)
     g = page.granule
     prev = op.prev_granule
     eos = bool(page.flags & 4)
-    error: str | None = None
+    error = None
     trim_at = None
     if (eos and prev is not None and g < prev + total) or (prev is None and g < total):
         # Forwards: end trimming on the EOS page, or a first page with too small a granule.
         if prev is None:
             if not eos:
-                error = (f"first audio page granule {g} is smaller than the {total} samples "
-                         "completed on it (RFC 7845 §4)")
+                error = (R.G_FIRST, g, total)
             elif g < info.head.pre_skip:
-                error = f"first (and last) audio page granule {g} is below the pre-skip {info.head.pre_skip}"
+                error = (R.G_PRESKIP, g, info.head.pre_skip)
             else:
                 trim_at = g
         else:
             trim_at = g
-        acc = prev or 0
-        ends = []
-        for d in durs:
-            acc += d
-            ends.append(acc)
+        ends = list(accumulate(durs, initial=prev or 0))
     else:
         # Backwards from the page granule.
-        acc = g - total
-        ends = []
-        for d in durs:
-            acc += d
-            ends.append(acc)
+        ends = list(accumulate(durs, initial=g - total))
+    del ends[0]
+    return durs, ends, trim_at, error
+
+
+def _page_packets(op: _Opus, page, page_index: int, datas: list, offsets: list, file):
+    """The OggOpusPacket records of one audio page (RFC 7845 §4 timing)."""
+    info = op.info
+    g = page.granule
+    eos = bool(page.flags & 4)
+    durs, ends, trim_at, error = _page_timing(op, page, datas)
     pre = info.head.pre_skip
     n = len(datas)
     idx = op.audio_index
@@ -356,7 +256,7 @@ def _page_packets(op: _Opus, page, page_index: int, datas: list, offsets: list, 
     info.packets += n
     op.prev_granule = g
     if error:
-        raise ContainerError(error, file=file, offset=offsets[-1])
+        raise R.container_error(*error, file=file, offset=offsets[-1])
 
 
 class OggOpusReader:

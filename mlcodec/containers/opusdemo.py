@@ -12,11 +12,13 @@ from typing import BinaryIO, Iterator
 from mlcodec.containers.ogg import _Chunks
 from mlcodec.errors import ContainerError
 
+from . import reasons as R
+
 #: Bytes before each packet: length and final range.
 RECORD_HEADER = 8
 #: Largest packet length accepted (opus_demo itself never writes more than a few KiB; this
 #: bound keeps a corrupt length from claiming gigabytes).
-MAX_PACKET = 1 << 20
+MAX_PACKET = R.BIT_MAX_PACKET
 
 _REC = struct.Struct(">II")
 
@@ -40,17 +42,14 @@ def iter_bit(fileobj: BinaryIO, *, file: str | None = None, start_offset: int = 
         if not src.fill(RECORD_HEADER):
             left = len(src.buf) - src.pos
             if left:
-                raise ContainerError(f"truncated opus_demo record header ({left} of 8 bytes)",
-                                     file=file, offset=src.offset + start_offset)
+                raise R.container_error(R.C_BIT_TRUNC_HDR, left, file=file, offset=src.offset + start_offset)
             return
         at = src.offset + start_offset
         n, rng = unpack(src.buf, src.pos)
         if n > MAX_PACKET:
-            raise ContainerError(f"opus_demo record claims a {n}-byte packet (at most {MAX_PACKET})",
-                                 file=file, offset=at)
+            raise R.container_error(R.C_BIT_TOOBIG, n, file=file, offset=at)
         if not src.fill(RECORD_HEADER + n):
-            raise ContainerError(f"truncated opus_demo packet ({len(src.buf) - src.pos - 8} of {n} bytes)",
-                                 file=file, offset=at)
+            raise R.container_error(R.C_BIT_TRUNC, len(src.buf) - src.pos - 8, n, file=file, offset=at)
         p = src.pos + RECORD_HEADER
         data = src.buf[p: p + n]
         src.pos = p + n

@@ -1,0 +1,81 @@
+"""Extension decoders by ID: the display name of a payload and, optionally, a one-line
+decoded description (docs/inspect-extensions.md, "Extension decoders").
+
+The inspectors ask :func:`ext_name` for every extension. IDs without a registered decoder use
+the bitstream registry's name (:func:`mlcodec.bitstream.extensions.extension_name`). A decoder
+whose name depends on the payload (``versioned``) is called per extension; the others once per
+ID. To plug in a decoder (e.g. DRED, ID 126)::
+
+    from mlcodec.inspect.decoders import ExtensionDecoder, register_decoder
+    register_decoder(ExtensionDecoder(126, name=dred_name, describe=dred_describe))
+
+``describe(payload) -> str | None`` is shown after the payload in the table (never in JSON,
+whose schema stays fixed). A decoder must not raise on malformed payloads: it describes them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from mlcodec.bitstream.extensions import ID_DRED, ID_MLCODEC, extension_name
+
+
+@dataclass(frozen=True)
+class ExtensionDecoder:
+    """How the inspectors show one extension ID."""
+
+    id: int
+    name: Callable[[bytes], str]
+    describe: Callable[[bytes], str | None] | None = None
+    #: True when ``name`` depends on the payload (called per extension, not once per ID).
+    versioned: bool = True
+
+
+_DECODERS: dict[int, ExtensionDecoder] = {}
+_names: dict[int, str] = {}  # cache: ID -> name, for IDs whose name ignores the payload
+
+
+def register_decoder(dec: ExtensionDecoder) -> None:
+    """Install (or replace) the decoder of ``dec.id``."""
+    _DECODERS[dec.id] = dec
+    _names.pop(dec.id, None)
+
+
+def decoder(eid: int) -> ExtensionDecoder | None:
+    return _DECODERS.get(eid)
+
+
+def is_versioned(eid: int) -> bool:
+    """Whether the display name of ``eid`` depends on the payload."""
+    d = _DECODERS.get(eid)
+    return d is not None and d.versioned
+
+
+def ext_name(eid: int, data: bytes) -> str:
+    """Display name of an extension (cached per ID unless the decoder is versioned)."""
+    n = _names.get(eid)
+    if n is not None:
+        return n
+    d = _DECODERS.get(eid)
+    if d is None:
+        n = _names[eid] = extension_name(eid, b"")
+        return n
+    if d.versioned:
+        return d.name(data)
+    n = _names[eid] = d.name(b"")
+    return n
+
+
+def describe(eid: int, data: bytes) -> str | None:
+    """The decoder's one-line description of a payload, or None."""
+    d = _DECODERS.get(eid)
+    if d is None or d.describe is None:
+        return None
+    return d.describe(data)
+
+
+# Built-in: our codec (ID 122, docs/format.md §2: first payload byte = format version) and
+# libopus's experimental DRED (ID 126: 'D' + version byte, specs 02 §7). Both names come from
+# the bitstream registry; the DRED decoder (mlcodec/bitstream/dred.py) plugs in a describe.
+register_decoder(ExtensionDecoder(ID_MLCODEC, name=lambda d: extension_name(ID_MLCODEC, d)))
+register_decoder(ExtensionDecoder(ID_DRED, name=lambda d: extension_name(ID_DRED, d)))
