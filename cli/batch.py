@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from typing import Callable, Iterable
@@ -41,14 +42,59 @@ def _pool_check(*_args) -> None:
         raise Terminated() if _stop_signal == signal.SIGTERM else KeyboardInterrupt()
 
 
-def _pool_init() -> None:
-    """Pool worker start-up: SIGTERM/SIGINT stop the current input cleanly, then the process.
+#: prctl option: signal this process when its parent dies (linux/prctl.h).
+PR_SET_PDEATHSIG = 1
+#: Seconds between the parent-pid watchdog's checks (systems without PR_SET_PDEATHSIG).
+WATCHDOG_PERIOD = 0.25
+
+
+def _parent_death_signal(signum: int) -> bool:
+    """Ask Linux to send ``signum`` to this process when its parent dies (prctl(2)); False
+    where that is not available."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(PR_SET_PDEATHSIG, signum, 0, 0, 0) == 0
+    except (OSError, AttributeError):  # pragma: no cover - no libc prctl
+        return False
+
+
+def _watch_parent(parent: int) -> None:
+    """Watchdog thread: once the parent is gone (this process re-parented), stop as SIGTERM
+    does (the current input's temp output is removed)."""
+    import time
+
+    while os.getppid() == parent:
+        time.sleep(WATCHDOG_PERIOD)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def watch_parent(parent: int) -> None:
+    """No orphans (issue 15): this process ends when ``parent`` dies, by kill -9, a crash or a
+    closed pipe. Linux: PR_SET_PDEATHSIG=SIGTERM; elsewhere a daemon thread polls the parent
+    pid. Either way SIGTERM then stops the current input at its next safe point."""
+    if not _parent_death_signal(signal.SIGTERM):
+        import threading
+
+        threading.Thread(target=_watch_parent, args=(parent,), name="mlcodec-parent-watchdog", daemon=True).start()
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(143)
+
+
+def _pool_init(parent: int | None = None) -> None:
+    """Pool worker start-up: SIGTERM/SIGINT stop the current input cleanly, then the process;
+    the worker also stops when the parent dies (:func:`watch_parent`).
 
     A SIGINT that the main process ignores (a background job of a non-interactive shell) stays
     ignored in the workers too, so that Ctrl-C never stops the workers behind its back."""
     signal.signal(signal.SIGTERM, _pool_signal)
     if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
         signal.signal(signal.SIGINT, _pool_signal)
+    if parent is not None:
+        watch_parent(parent)
 
 
 def _pool_worker(task: Task, src: str, dst: str):
@@ -114,7 +160,8 @@ def run_batch(task: Task, pairs: list[tuple[str, str]], jobs: int,
             for src, dst in pairs:
                 done(task(src, dst, None), dst)
             return
-        pool = ProcessPoolExecutor(max_workers=min(jobs, len(pairs)), initializer=_pool_init)
+        pool = ProcessPoolExecutor(max_workers=min(jobs, len(pairs)), initializer=_pool_init,
+                                   initargs=(os.getpid(),))
         try:
             futs = {pool.submit(_pool_worker, task, src, dst): (src, dst) for src, dst in pairs}
             for fut in as_completed(futs):

@@ -114,28 +114,71 @@ def _run_one_named(opts, src: str, dst: str, progress=None):
         raise _name_os_error(exc, src, dst)
 
 
-def _many(opts, inputs: tuple[str, ...], outdir: str, jobs: int) -> None:
-    from .batch import run_batch
+def _skip_check(opts):
+    """For ``--skip-existing``: ``done(dst) -> stats or None`` (None: encode it), proving an
+    existing output complete and made with these settings and this model (mlcodec.io.resume)."""
+    from mlcodec.io.resume import output_status, settings_digest
+    import mlcodec
+
+    digest = settings_digest(load_model(opts.model), opts.bitrate, opts.frame_ms, opts.fixed_point)
+
+    def done(src: str, dst: str):
+        if output_status(dst, digest) is not None:
+            return None
+        from mlcodec.codec.files import CodingStats
+
+        fi = mlcodec.info(dst)
+        return CodingStats(src, dst, fi.duration, fi.packets, fi.payload_bytes, fi.file_bytes, 0.0,
+                           fi.preset, fi.frame_ms)
+    return done
+
+
+def _many(opts, inputs: tuple[str, ...], outdir: str, jobs: int, *, skip_existing: bool = False,
+          report_path: str | None = None, scheduler: str | None = None) -> None:
+    from .batch import remove_temp_outputs, run_batch
+    from .inputs import expand
 
     if "-" in inputs:
         fail("'-' (stdin) cannot be used with -o DIR; give file names", EXIT_USAGE)
-    pairs = batch_outputs(inputs, outdir, opts.suffix)
-    os.makedirs(outdir, exist_ok=True)
+    pairs = batch_outputs(expand(inputs, opts.input_suffixes), outdir, opts.suffix)
+    for d in sorted({os.path.dirname(dst) for _, dst in pairs}):
+        os.makedirs(d, exist_ok=True)
     errors = 0
     stats = []
-    compiled = _compiling_notice(opts)
+    jsonl = report.JsonlReport(report_path)
+    out_err = report_path == "-"  # the report owns stdout: summaries go to stderr
+    todo = pairs
+    if skip_existing:
+        # Temp files of a killed run (mlcodec.io.atomic) are never outputs: clear them first.
+        remove_temp_outputs(dst for _, dst in pairs)
+        done = _skip_check(opts)
+        todo = []
+        for src, dst in pairs:
+            st = done(src, dst)
+            if st is None:
+                todo.append((src, dst))
+            else:
+                jsonl.write(report.report_record(src, dst, "skipped", st))
+        if len(todo) < len(pairs):
+            click.echo(f"mlcodec: {len(pairs) - len(todo)} of {len(pairs)} outputs already complete "
+                       "with these settings; skipped", err=True)
+    srcs = {dst: src for src, dst in todo}
+    compiled = _compiling_notice(opts) if todo else False
 
     def on_result(st, err, dst):
         nonlocal errors
+        src = srcs.get(dst, "?")
         if err:
             errors += 1
             click.echo(f"mlcodec: error: {err}", err=True)
+            jsonl.write(report.report_record(src, dst, "error", st, err))
         if st is not None and not err:
             stats.append(st)
-            click.echo(report.summary(opts.kind, st, compiled))
+            click.echo(report.summary(opts.kind, st, compiled), err=out_err)
+            jsonl.write(report.report_record(src, dst, "ok", st))
 
     bar = None
-    if _is_tty():
+    if _is_tty() and todo:
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -145,28 +188,39 @@ def _many(opts, inputs: tuple[str, ...], outdir: str, jobs: int) -> None:
         advance = None
         if bar:
             bar.start()
-            task = bar.add_task(opts.kind, total=len(pairs))
+            task = bar.add_task(opts.kind, total=len(todo))
             advance = functools.partial(bar.advance, task)
-        run_batch(functools.partial(code_one, opts), pairs, jobs, on_result, advance)
+        if scheduler and todo:
+            from .cluster import run_dask
+
+            run_dask(scheduler, functools.partial(code_one, opts), todo, on_result, advance)
+        elif todo:
+            if jobs > 1 and len(todo) > 1:
+                opts.warm()  # model and kernels loaded once here: the forked workers share them
+            run_batch(functools.partial(code_one, opts), todo, jobs, on_result, advance)
     finally:
         if bar:
             bar.stop()
+        jsonl.close()
     line = report.total(stats)
     if line:
-        click.echo(line)
+        click.echo(line, err=out_err)
     if errors:
         raise SystemExit(1)
 
 
 def batch_outputs(inputs, outdir: str, suffix: str) -> list[tuple[str, str]]:
-    """(input, DIR/stem+suffix) pairs for ``-o DIR``. Two inputs that would be written to the
+    """(input, output) pairs for ``-o DIR``: ``inputs`` are paths (written as DIR/stem+suffix)
+    or (path, relative stem) pairs from :func:`cli.inputs.expand` (DIR/stem+suffix, mirroring
+    a directory or manifest tree). Two inputs that would be written to the
     same output (``a/x.wav b/x.wav``, ``x.wav x.flac``, one file given twice) are refused up
     front, naming both, before anything is written: silently renaming one of the outputs would
     break scripts that expect DIR/NAME.opus, and overwriting would lose one of them."""
     owner: dict[str, str] = {}
     pairs = []
-    for src in inputs:
-        dst = os.path.join(outdir, Path(src).stem + suffix)
+    for item in inputs:
+        src, rel = (item, Path(item).stem) if isinstance(item, str) else item
+        dst = os.path.join(outdir, rel + suffix)
         key = os.path.normcase(os.path.abspath(dst))
         first = owner.get(key)
         owner.setdefault(key, src)
@@ -180,12 +234,16 @@ def batch_outputs(inputs, outdir: str, suffix: str) -> list[tuple[str, str]]:
     return pairs
 
 
-def _dispatch(opts, paths: tuple[str, ...], outdir: str | None, jobs: int) -> None:
+def _dispatch(opts, paths: tuple[str, ...], outdir: str | None, jobs: int, **batch) -> None:
     if outdir:
         if not paths:
             fail("no input files")
-        _many(opts, paths, outdir, jobs)
+        _many(opts, paths, outdir, jobs, **batch)
         return
+    # A single file always runs here (a scheduler, e.g. from MLCODEC_SCHEDULER, is for batches).
+    for flag, key in (("--skip-existing", "skip_existing"), ("--report", "report_path")):
+        if batch.get(key):
+            fail(f"{flag} is for batches: give the inputs with -o DIR", EXIT_USAGE)
     if len(paths) != 2:
         what = "IN OUT.opus" if opts.kind == "encode" else "IN.opus OUT.wav"
         fail(f"{opts.kind} takes {what} (or several inputs with -o DIR); got {len(paths)} path(s)", EXIT_USAGE)
@@ -201,6 +259,11 @@ _common = [
                  help="Write one output per input into DIR (several inputs)."),
     click.option("-j", "--jobs", type=click.IntRange(1, 256), default=1, show_default=True,
                  help="Worker processes for several inputs."),
+    click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None,
+                 help="With -o DIR: write a JSON Lines report, one line per input (docs/batch.md; - = stdout)."),
+    click.option("--scheduler", envvar="MLCODEC_SCHEDULER", default=None, metavar="ADDRESS",
+                 help="With -o DIR: run the batch on a dask.distributed scheduler (e.g. tcp://host:8786; "
+                      "env MLCODEC_SCHEDULER; needs mlcodec[dask] and shared storage)."),
     click.option("--model", "model", type=click.Path(dir_okay=False), default=None,
                  help="Model blob (default: the shipped mlcodec/models/codec_v1.bin)."),
     click.option("--float", "float_path", is_flag=True, help="Run the networks in float instead of int8."),
@@ -220,12 +283,19 @@ def _with_common(f):
 @click.option("--frame-ms", type=click.Choice(FRAME_MS), default=str(fmt.DEFAULT_FRAME_MS), show_default=True,
               help="Packet duration in ms.")
 @click.option("--serial", type=click.IntRange(0, 0xFFFFFFFF), default=None,
-              help="Ogg serial number (default: random); fixing it makes the output reproducible.")
+              help="Ogg serial number (default: derived from the settings and the audio, so the same input "
+                   "gives the same bytes).")
+@click.option("--skip-existing", "--resume", "skip_existing", is_flag=True,
+              help="With -o DIR: skip outputs that are complete and were made with the same settings and model.")
 @_with_common
 @guarded
-def encode(paths, bitrate, frame_ms, serial, outdir, jobs, model, float_path):
-    """Encode speech (any format/rate soundfile reads; - = stdin) into an mlcodec .opus file."""
-    _dispatch(EncodeOptions(bitrate, int(frame_ms), model, not float_path, serial), paths, outdir, jobs)
+def encode(paths, bitrate, frame_ms, serial, skip_existing, outdir, jobs, report_path, scheduler, model, float_path):
+    """Encode speech (any format/rate soundfile reads; - = stdin) into an mlcodec .opus file.
+
+    With -o DIR, the inputs may be files, directories (searched recursively; the tree is
+    mirrored under DIR) and manifests (.txt: one path per line; .csv: an 'input' column)."""
+    _dispatch(EncodeOptions(bitrate, int(frame_ms), model, not float_path, serial), paths, outdir, jobs,
+              skip_existing=skip_existing, report_path=report_path, scheduler=scheduler)
 
 
 @click.command("decode")
@@ -237,9 +307,10 @@ def encode(paths, bitrate, frame_ms, serial, outdir, jobs, model, float_path):
                    "docs/vocoder.md); libopus: libopus's FARGAN ('mlcodec models install libopus SOURCE').")
 @_with_common
 @guarded
-def decode(paths, rate, vocoder, outdir, jobs, model, float_path):
+def decode(paths, rate, vocoder, outdir, jobs, report_path, scheduler, model, float_path):
     """Decode an mlcodec .opus file (- = stdin) to 16-bit WAV (- = stdout, streamed)."""
-    _dispatch(DecodeOptions(int(rate), model, not float_path, vocoder), paths, outdir, jobs)
+    _dispatch(DecodeOptions(int(rate), model, not float_path, vocoder), paths, outdir, jobs,
+              report_path=report_path, scheduler=scheduler)
 
 
 def sample_path() -> Path:

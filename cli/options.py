@@ -29,9 +29,21 @@ class EncodeOptions:
     #: Existing outputs that may be overwritten start with one of these (else refused).
     magic = (b"OggS",)
     output_kind = "an Ogg file"
+    #: Files a directory given with -o DIR contributes (cli/inputs.py).
+    input_suffixes = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".aifc", ".au", ".caf", ".w64",
+                      ".rf64")
     #: Source stems of the numba kernels this command compiles (mlcodec.kernels_cached).
     kernels = ("features", "kernels")
     stdout_what = "an Ogg Opus stream"
+
+    def warm(self) -> None:
+        """Load the model and the kernels in this process (before a pool forks its workers,
+        which then share them instead of each loading them): a 0.2 s silent encode."""
+        import mlcodec
+        import numpy as np
+
+        mlcodec.encode(np.zeros(3200, np.float32), 16000, self.bitrate, frame_ms=self.frame_ms,
+                       model=load_model(self.model), fixed_point=self.fixed_point, serial=0)
 
     def run(self, src, dst, progress=None):
         from mlcodec.io.transcode import encode_file
@@ -51,8 +63,18 @@ class DecodeOptions:
     suffix = ".wav"
     magic = (b"RIFF", b"RF64")
     output_kind = "a WAV file"
+    input_suffixes = (".opus",)
     kernels = ("kernels",)
     stdout_what = "WAV audio"
+
+    def warm(self) -> None:
+        """As :meth:`EncodeOptions.warm`, for decoding (a 0.2 s stream decoded at ``rate``)."""
+        import mlcodec
+        import numpy as np
+
+        model = load_model(self.model)
+        data = mlcodec.encode(np.zeros(3200, np.float32), 16000, model=model, serial=0)
+        mlcodec.decode(data, self.rate, self.vocoder, model=model, fixed_point=self.fixed_point)
 
     def run(self, src, dst, progress=None):
         from mlcodec.io.transcode import decode_file

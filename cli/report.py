@@ -37,3 +37,49 @@ def total(stats) -> str | None:
     pay = sum(s.payload_bytes for s in stats) * 8 / dur / 1000 if dur else 0
     whole = sum(s.file_bytes for s in stats) * 8 / dur / 1000 if dur else 0
     return f"total: {len(stats)} files, {dur:.2f} s: payload {pay:.2f} kb/s, whole file {whole:.2f} kb/s"
+
+
+#: ``--report FILE.jsonl`` fields, in order (docs/batch.md; stable: fields are only ever added).
+REPORT_FIELDS = ("input", "output", "status", "duration", "seconds", "payload_kbps", "file_kbps", "file_bytes",
+                 "error")
+
+
+def report_record(src: str, dst: str, status: str, st=None, error: str | None = None) -> dict:
+    """One ``--report`` line: ``status`` is ok, skipped or error; numbers from the run's stats
+    (or, for a skipped file, from the existing output) and null when unknown."""
+    def num(v, nd=3):
+        return None if v is None else round(float(v), nd)
+
+    return {"input": src, "output": dst, "status": status,
+            "duration": num(getattr(st, "duration", None)),
+            "seconds": num(getattr(st, "seconds", None)),
+            "payload_kbps": num(getattr(st, "payload_kbps", None)),
+            "file_kbps": num(getattr(st, "file_kbps", None)),
+            "file_bytes": getattr(st, "file_bytes", None),
+            "error": error}
+
+
+class JsonlReport:
+    """``--report FILE.jsonl``: one JSON object per input, written (and flushed) as each input
+    finishes, so a killed batch leaves the lines of what it finished. ``-`` is stdout."""
+
+    def __init__(self, path: str | None):
+        import sys
+
+        self.f = None
+        if path == "-":
+            self.f, self._close = sys.stdout, False
+        elif path:
+            self.f, self._close = open(path, "w", encoding="utf-8"), True
+
+    def write(self, record: dict) -> None:
+        import json
+
+        if self.f is not None:
+            self.f.write(json.dumps(record) + "\n")
+            self.f.flush()
+
+    def close(self) -> None:
+        if self.f is not None and self._close:
+            self.f.close()
+        self.f = None

@@ -55,12 +55,14 @@ def encode(audio, samplerate: int, bitrate: str = fmt.DEFAULT_BITRATE, *, frame_
            model=None, fixed_point: bool = True, serial: int | None = None) -> bytes:
     """Encode audio (float in [-1, 1] or int16; ``(frames,)`` or ``(frames, channels)``; any
     ``samplerate``) into an mlcodec Ogg Opus stream. ``bitrate`` is a preset: 1.5k, 3k or 6k.
-    ``serial`` fixes the Ogg serial number (default random), making the bytes reproducible."""
+    The bytes are reproducible: the Ogg serial is derived from the settings and the first 10 s
+    of audio (``serial`` overrides it), as for files (mlcodec.io.resume)."""
     from mlcodec.dsp.audio import prepare_audio
+    from mlcodec.io.transcode import encode_chunks
 
     x = prepare_audio(_as_float(audio), int(samplerate), file="audio")
     out = io.BytesIO()
-    encode_stream([x], out, model=load_model(model), bitrate=bitrate, frame_ms=frame_ms, fixed_point=fixed_point,
+    encode_chunks([x], out, model=load_model(model), bitrate=bitrate, frame_ms=frame_ms, fixed_point=fixed_point,
                   serial=serial)
     return out.getvalue()
 

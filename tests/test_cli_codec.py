@@ -217,11 +217,13 @@ def test_decode_with_nothing_readable_writes_nothing(wav, tmp_path):
 
 
 def test_chained_ogg_is_not_silently_cut(wav, tmp_path):
-    """Two mlcodec streams back to back: the first is decoded, the second is reported (exit 1)."""
+    """Two mlcodec streams back to back: the first is decoded, the second is reported (exit 1).
+    A chain's links have distinct serials (RFC 3533 s4); the same input encoded twice gives the
+    same serial by default (issue 15), so the second link gets its own."""
     m = model_path()
     a, b = tmp_path / "a.opus", tmp_path / "b.opus"
     assert mlcodec("encode", "--model", m, wav, a).returncode == 0
-    assert mlcodec("encode", "--model", m, wav, b).returncode == 0
+    assert mlcodec("encode", "--model", m, "--serial", 7, wav, b).returncode == 0
     chain = tmp_path / "chain.opus"
     chain.write_bytes(a.read_bytes() + b.read_bytes())
     r = mlcodec("decode", "--model", m, chain, tmp_path / "chain.wav")

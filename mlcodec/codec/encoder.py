@@ -164,8 +164,11 @@ class _HoldHeaders:
 
 def encode_stream(chunks: Iterable[np.ndarray], out: BinaryIO, *, model=None, bitrate: str = fmt.DEFAULT_BITRATE,
                   frame_ms: int = fmt.DEFAULT_FRAME_MS, fixed_point: bool = True, serial: int | None = None,
-                  progress: Callable[[float], None] | None = None) -> Encoder:
+                  progress: Callable[[float], None] | None = None, tags: Iterable[str] = ()) -> Encoder:
     """Encode 16 kHz int16-unit chunks into an Ogg Opus stream written to ``out``.
+
+    ``tags``: extra ``NAME=value`` OpusTags comments after the format's own (the batch
+    runner's settings digest, mlcodec.io.resume).
 
     The Ogg Opus header pages (RFC 7845 s3) are written with the first audio page, not
     before: an input that fails early (no data chunk, too short, no samples, bad samples
@@ -184,7 +187,7 @@ def encode_stream(chunks: Iterable[np.ndarray], out: BinaryIO, *, model=None, bi
         for p in packets:
             if writer is None:
                 writer = OggOpusWriter(hold, channels=1, input_sample_rate=fmt.SAMPLE_RATE, pre_skip=enc.pre_skip,
-                                       serial=serial, tags=enc.info.tags(), vendor=f"mlcodec {__version__}")
+                                       serial=serial, tags=enc.info.tags() + list(tags), vendor=f"mlcodec {__version__}")
                 hold.header_bytes = len(hold.held)
             writer.write_packet(p)
 

@@ -13,7 +13,7 @@ from mlcodec.codec.decoder import StreamDecoder
 from mlcodec.codec.encoder import encode_stream
 from mlcodec.codec.files import CodingStats
 from mlcodec.errors import CodecError, MlcodecError
-from mlcodec.io import stdio
+from mlcodec.io import resume, stdio
 from mlcodec.io.atomic import AtomicOutput
 from mlcodec.io.counting import CountingReader, CountingWriter
 from mlcodec.io.wav import WavWriter, iter_audio
@@ -26,7 +26,12 @@ ProgressFn = Callable[[float, "float | None"], None]
 def encode_file(src, dst, *, model=None, bitrate: str = fmt.DEFAULT_BITRATE, frame_ms: int = fmt.DEFAULT_FRAME_MS,
                 fixed_point: bool = True, serial: int | None = None, progress: ProgressFn | None = None) -> CodingStats:
     """Encode an audio file (any format/rate soundfile reads; ``"-"`` = stdin; or a binary
-    file object) into an mlcodec Ogg Opus file (``"-"`` = stdout), atomically."""
+    file object) into an mlcodec Ogg Opus file (``"-"`` = stdout), atomically.
+
+    The input is read in blocks (memory flat in its length). The stream carries the settings
+    digest tag, and its serial is derived from the settings and the first seconds of audio
+    unless ``serial`` is given: the same input and settings give the same bytes
+    (:mod:`mlcodec.io.resume`)."""
     t0 = time.perf_counter()
     in_name = stdio.name_of(src)
     fmt.toc_config(frame_ms)
@@ -36,13 +41,29 @@ def encode_file(src, dst, *, model=None, bitrate: str = fmt.DEFAULT_BITRATE, fra
     try:
         with AtomicOutput(dst, suffix=".opus") as out:
             counter = CountingWriter(out.f)
-            enc = encode_stream(chunks, counter, model=model, bitrate=bitrate, frame_ms=frame_ms,
+            enc = encode_chunks(chunks, counter, model=model, bitrate=bitrate, frame_ms=frame_ms,
                                 fixed_point=fixed_point, serial=serial,
                                 progress=(lambda s: progress(s, total)) if progress else None)
     except MlcodecError as exc:
         raise exc.with_file(in_name)
     return CodingStats(in_name, stdio.name_of(dst), enc.samples_in / fmt.SAMPLE_RATE, enc.packets_out,
                        enc.payload_bytes, counter.n, time.perf_counter() - t0, bitrate, int(frame_ms))
+
+
+def encode_chunks(chunks, out, *, model=None, bitrate: str = fmt.DEFAULT_BITRATE,
+                  frame_ms: int = fmt.DEFAULT_FRAME_MS, fixed_point: bool = True, serial: int | None = None,
+                  progress: Callable[[float], None] | None = None):
+    """:func:`~mlcodec.codec.encoder.encode_stream` with the settings digest tag and, unless
+    ``serial`` is given, the content-derived serial (:mod:`mlcodec.io.resume`); the one
+    encode path of files, pipes and :func:`mlcodec.encode`. Returns the Encoder."""
+    from mlcodec.codec.encoder import load_model
+
+    model = load_model(model)
+    digest = resume.settings_digest(model, bitrate, frame_ms, fixed_point)
+    if serial is None:
+        chunks, serial = resume.content_serial(chunks, digest)
+    return encode_stream(chunks, out, model=model, bitrate=bitrate, frame_ms=frame_ms, fixed_point=fixed_point,
+                         serial=serial, tags=[resume.settings_tag(digest)], progress=progress)
 
 
 def open_input(src):

@@ -2,7 +2,6 @@
 from a pipe), any soundfile-readable input as 16 kHz chunks, and a streaming 16-bit writer."""
 from __future__ import annotations
 
-import io
 import os
 import struct
 from typing import BinaryIO, Iterator
@@ -97,16 +96,20 @@ def wav_stream(f: BinaryIO, head: bytes, name: str) -> Iterator[tuple[int, np.nd
 def iter_audio(source, *, file: str | None = None, chunk: int = 16000) -> tuple[Iterator[np.ndarray], float | None]:
     """(chunks, duration_s) of any soundfile-readable input as 16 kHz int16-unit float32.
 
-    A path is read whole (``mlcodec.dsp.audio.read_audio``). A stream (stdin) starting with a
-    RIFF/WAVE header is decoded as it arrives, so ``encode - out.opus`` streams; any other
-    stream is read into memory first (soundfile needs to seek).
+    A path is read in blocks (:func:`mlcodec.io.blocks.open_blocks`): memory stays flat in its
+    length. A stream (stdin) starting with a RIFF/WAVE header is decoded as it arrives, so
+    ``encode - out.opus`` streams; any other stream is spooled to a temporary file first
+    (soundfile needs to seek), then read in blocks. ``chunk`` is kept for callers; blocks are
+    :data:`mlcodec.io.blocks.BLOCK_FRAMES` long.
     """
-    from mlcodec.dsp.audio import INT16_SCALE, MIN_SAMPLES, read_audio
+    import tempfile
+
+    from mlcodec.dsp.audio import INT16_SCALE, MIN_SAMPLES
+    from mlcodec.io.blocks import open_blocks
 
     name = file or (os.fspath(source) if isinstance(source, (str, os.PathLike)) else "<stream>")
     if isinstance(source, (str, os.PathLike)):
-        x = read_audio(source, file=name)
-        return (x[i:i + chunk] for i in range(0, x.shape[0], chunk)), x.shape[0] / fmt.SAMPLE_RATE
+        return open_blocks(source, file=name)
     head = read_exact(source, 12)
     if len(head) == 12 and head[:4] == b"RIFF" and head[8:12] == b"WAVE":
         def gen():
@@ -130,11 +133,26 @@ def iter_audio(source, *, file: str | None = None, chunk: int = 16000) -> tuple[
                 raise AudioError(f"audio too short ({total} samples at 16 kHz; need at least {MIN_SAMPLES})",
                                  file=name)
         return gen(), None
-    rest = source.read()
-    x = read_audio(io.BytesIO(head + rest), file=name)
-    return (x[i:i + chunk] for i in range(0, x.shape[0], chunk)), x.shape[0] / fmt.SAMPLE_RATE
-
-
+    # Not WAV: spool to memory up to 16 MiB, to a temporary file beyond (flat memory for a
+    # piped FLAC/Ogg of any length), then read it in blocks like a path.
+    spool = tempfile.SpooledTemporaryFile(max_size=16 << 20)
+    try:
+        spool.write(head)
+        while True:
+            try:
+                b = source.read(1 << 20)
+            except (OSError, ValueError) as exc:
+                raise AudioError(f"cannot read audio: {exc}", file=name) from None
+            if not b:
+                break
+            spool.write(b)
+        if spool.tell() == 0:
+            raise AudioError("empty input", file=name)
+        spool.seek(0)
+        return open_blocks(spool, file=name)
+    except BaseException:
+        spool.close()
+        raise
 
 
 class WavWriter:

@@ -18,6 +18,7 @@ from numba import njit
 from mlcodec.errors import WeightsError
 from mlcodec.nn import kernels as K
 from mlcodec.nn import kernels_x86 as KX
+from mlcodec.nn.layers_x86 import x86_params
 from mlcodec.nn.layers import binding_error, linear_init
 from mlcodec.nn.weights import read_weights
 
@@ -79,7 +80,7 @@ class RdovaeDecoder:
         self.layers = layers
         self.arch = arch or KX.HOST_ARCH
         self.arch_id = KX.ARCHES.get(self.arch, -1)
-        self.params = tuple(KX.x86_params(layers[n], self.arch) for n, *_ in LAYERS)
+        self.params = tuple(x86_params(layers[n], self.arch) for n, *_ in LAYERS)
         self.max_gather = max(max(L.max_gather for L in layers.values()), 4)
 
     def decode_all(self, state, latents) -> np.ndarray:

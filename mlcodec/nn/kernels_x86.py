@@ -25,7 +25,7 @@ fused multiply-adds in the float products and in the tanh/sigmoid polynomials, i
 summed in int16 **with saturation** before the exact int32 sums. Scalar code (bit-exactness,
 not speed).
 
-The layer tuple (:func:`x86_params`) is the core's ``LinearLayer.params`` plus the per-output
+The layer tuple (:func:`mlcodec.nn.layers_x86.x86_params`) is the core's ``LinearLayer.params`` plus the per-output
 ``128*sum(wq)`` corrections and (avx2, sparse) the blob's blocks, with ``subias`` in the bias
 slot for int8 layers.
 """
@@ -471,7 +471,7 @@ def int8_sparse_su(wrow, rowptr, bpos, rs, scale, XQ, XG, Y):
 
 @njit(cache=True, fastmath=False, error_model="numpy")
 def linear_arch(L, X, Y, XQ, XG, arch):
-    """compute_linear on path ``arch`` for the rows of X; ``L`` from :func:`x86_params`."""
+    """compute_linear on path ``arch`` for the rows of X; ``L`` from :func:`mlcodec.nn.layers_x86.x86_params`."""
     mode = L[0]
     if arch == ARCH_AVX2:
         linear_avx2(L, X, Y, XQ, XG)
@@ -522,40 +522,3 @@ def gru_gates_arch(a, c, s, arch):
         a[2 * n + i] = z * s[i] + (_F1 - z) * a[2 * n + i]
     for i in range(n):
         s[i] = a[2 * n + i]
-
-
-def x86_params(layer, arch: str = "x86") -> tuple:
-    """Kernel tuple for :func:`linear_arch`: ``layer.params`` + row sums, subias as the x86 bias.
-
-    On the x86 path an int8 layer adds ``subias`` (libopus ``USE_SU_BIAS``; missing means no
-    bias, as libopus's NULL pointer); float layers keep ``bias``.
-    """
-    if arch not in ARCHES:
-        raise WeightsError(f"unknown libopus arithmetic path {arch!r} (choose {', '.join(ARCHES)})")
-    p = layer.params
-    mode = p[0]
-    rs = np.zeros(0, np.int32)
-    bias = p[7]
-    if arch == "x86" and mode in (K.MODE_INT8_DENSE_EXACT, K.MODE_INT8_SPARSE_EXACT):
-        raise WeightsError(f"{layer.name}: int8 sums may exceed 2^24; not supported on the x86 path")
-    # the avx2 sparse kernel walks the blob's own blocks (a private, writable copy)
-    blob_w = np.array(layer.weights, dtype=np.int8).reshape(-1) if arch == "avx2" and mode == K.MODE_INT8_SPARSE \
-        else np.zeros(0, np.int8)
-    if arch == "avx2" and mode in (K.MODE_INT8_DENSE_EXACT, K.MODE_INT8_SPARSE_EXACT):
-        raise WeightsError(f"{layer.name}: int8 sums may exceed 2^24; not supported on the avx2 path")
-    if arch == "avx2" and mode in (K.MODE_INT8_DENSE, K.MODE_INT8_SPARSE):
-        bias = np.zeros(0, np.float32) if layer.subias is None else np.array(layer.subias, np.float32)
-    if arch == "x86" and mode in (K.MODE_INT8_DENSE, K.MODE_INT8_SPARSE):
-        if mode == K.MODE_INT8_DENSE:
-            rs = 128 * p[2].astype(np.int32).sum(axis=1)
-        else:
-            w = p[2].reshape(-1).astype(np.int32)
-            rowptr = p[4]
-            rs = np.zeros(layer.nb_outputs, np.int32)
-            for r8 in range(rowptr.size - 1):
-                ln = 4 * int(rowptr[r8 + 1] - rowptr[r8])
-                base = 32 * int(rowptr[r8])
-                rs[8 * r8 : 8 * r8 + 8] = 128 * w[base : base + 8 * ln].reshape(8, ln).sum(axis=1)
-        rs = rs.astype(np.int32)
-        bias = np.zeros(0, np.float32) if layer.subias is None else np.array(layer.subias, np.float32)
-    return (mode, p[1], p[2], p[3], p[4], p[5], p[6], bias, p[8], rs, blob_w)
