@@ -6,8 +6,10 @@ For the first ``--n`` files of bench/eval_subset.py: features from our analysis
 (mlcodec.dsp.features, clean), synthesised by the reference synthesizer, our FARGAN-lite
 (int8, with postfilter) and libopus's FARGAN (``LibopusVocoder``, x86 path); each output is
 advanced by its vocoder's ``delay`` before scoring. PESQ-WB and STOI (pip ``pesq``, ``pystoi``),
-DNSMOS OVRL/P.808 when ``speechmos`` is installed. ``--codec`` also scores the features decoded
-from our streams at every bit-rate preset (mlcodec.codec.pipeline Encoder/Decoder).
+DNSMOS OVRL/P.808 when ``speechmos`` is installed. ``--codec`` also scores our streams at every
+bit-rate preset decoded as ``mlcodec decode --vocoder reference|neural|libopus`` does
+(``mlcodec.api.encode``/``decode``: the decoder compensates each vocoder's delay); the libopus
+vocoder comes from the model cache (``mlcodec models install libopus SOURCE``).
 """
 from __future__ import annotations
 
@@ -72,18 +74,16 @@ def main(argv=None) -> int:
     xs = [np.asarray(x, np.float64).reshape(-1) for x in xs]
     sy = systems(a.weights)
     cases = {"clean features": [compute_features(x) for x in xs]}
+    api_rows = {}
     if a.codec:
+        import mlcodec
         from mlcodec.codec import format as fmt
-        from mlcodec.codec.pipeline import Decoder, Encoder
 
         for preset in fmt.BITRATE_PRESETS:
-            fs = []
-            for x in xs:
-                enc = Encoder(bitrate=preset)
-                pk = enc.process(x) + enc.flush()
-                dec = Decoder(enc.info)
-                fs.append(np.concatenate([dec.decode_features(p) for p in pk]))
-            cases[f"decoded, {preset}"] = fs
+            streams = [mlcodec.encode(x / 32768.0, 16000, bitrate=preset, serial=1) for x in xs]
+            for voc in ("reference", "neural", "libopus"):
+                ys = [mlcodec.decode(d, vocoder=voc)[0].astype(np.float64) * 32768.0 for d in streams]
+                api_rows[(f"stream {preset}", f"mlcodec decode --vocoder {voc}")] = ys
     print(f"{len(files)} files of bench/eval_subset.py")
     keys = None
     for case, feats in cases.items():
@@ -94,7 +94,19 @@ def main(argv=None) -> int:
                 print("| features | synthesizer | " + " | ".join(keys) + " |")
                 print("|---|---|" + "---|" * len(keys))
             print(f"| {case} | {name} | " + " | ".join(f"{r[k]:.3f}" for k in keys) + " |", flush=True)
+    for (case, name), ys in api_rows.items():
+        r = score(xs, ys, lambda: _Aligned(), dnsmos)
+        print(f"| {case} | {name} | " + " | ".join(f"{r[k]:.3f}" for k in keys) + " |", flush=True)
     return 0
+
+
+class _Aligned:
+    """A pass-through "vocoder" for audio that is already decoded and aligned (delay 0)."""
+
+    delay = 0
+
+    def synthesize(self, y):
+        return y
 
 
 if __name__ == "__main__":

@@ -323,7 +323,8 @@ def encode(paths, bitrate, vbr, frame_ms, serial, skip_existing, outdir, jobs, r
 @click.option("-r", "--rate", type=click.Choice(RATES), default=str(fmt.SAMPLE_RATE), show_default=True,
               help="Output sample rate.")
 @click.option("--vocoder", type=click.Choice(VOCODERS), default="auto", show_default=True,
-              help="auto: the one that measures better for the stream's preset (neural; reference at 1.5k; docs/vocoder.md).")
+              help="auto: the one that measures better for the stream's preset (neural; reference at 1.5k; "
+                   "docs/vocoder.md); libopus: libopus's FARGAN ('mlcodec models install libopus SOURCE').")
 @_with_common
 @guarded
 def decode(paths, rate, vocoder, outdir, jobs, report_path, scheduler, model, float_path):
@@ -345,7 +346,8 @@ def sample_path() -> Path:
 @click.option("-b", "--bitrate", default=fmt.DEFAULT_BITRATE, show_default=True, callback=_bitrate,
               help="Whole-file bit rate (1.5k, 3k, 6k or 1k..8k).")
 @click.option("--vocoder", type=click.Choice(VOCODERS), default="auto", show_default=True,
-              help="auto: the one that measures better for the stream's preset (neural; reference at 1.5k; docs/vocoder.md).")
+              help="auto: the one that measures better for the stream's preset (neural; reference at 1.5k; "
+                   "docs/vocoder.md); libopus: libopus's FARGAN ('mlcodec models install libopus SOURCE').")
 @guarded
 def demo(outdir, bitrate, vocoder):
     """Encode and decode the shipped sample with the shipped model into DIR (./mlcodec-demo)."""
@@ -363,7 +365,7 @@ def demo(outdir, bitrate, vocoder):
     model = load_model(None)
     es = encode_file(src, enc_path, model=model, bitrate=bitrate)
     decode_file(enc_path, dec_path, model=model, vocoder=vocoder)
-    voc = {"neural": "neural vocoder", "reference": "reference synthesizer"}[
+    voc = {"neural": "neural vocoder", "reference": "reference synthesizer", "libopus": "libopus's FARGAN"}[
         auto_vocoder(fmt.nearest_preset(bitrate)) if vocoder == "auto" else vocoder]
     click.echo(f"model {getattr(model, 'name', '?')} (checksum {model.checksum[:16]}...), preset {bitrate}, {voc}")
     click.echo(f"encoded {es.duration:.2f} s of speech: whole file {es.file_kbps:.2f} kb/s, "

@@ -50,8 +50,33 @@ def inspect_extensions(source: str, as_json: bool, summary: bool, summary_only: 
     run(InspectOptions(source, fmt, as_json, summary, summary_only, frozenset(ids) or None, max_data))
 
 
+def _register_dred() -> None:
+    """Decode DRED (ID 126) with libopus's tables, loaded at the first DRED payload; without
+    installed models the header only, said once on stderr."""
+    from mlcodec.inspect.dred import dred_object
+    from mlcodec.inspect.decoders import ExtensionDecoder, register_decoder
+    from mlcodec.bitstream.extensions import ID_DRED, extension_name
+
+    state: dict = {}
+
+    def decode(data: bytes, frame_offset: int) -> dict:
+        if "tables" not in state:
+            from mlcodec.libopus.store import INSTALL_HINT, optional_dred_tables
+
+            state["tables"] = optional_dred_tables()
+            if state["tables"] is None:
+                click.echo("mlcodec: note: libopus's DRED tables are not installed, so DRED latents and "
+                           f"covers_ms are not decoded; {INSTALL_HINT}", err=True)
+        return dred_object(data, frame_offset, state["tables"])
+
+    register_decoder(ExtensionDecoder(ID_DRED, name=lambda d: extension_name(ID_DRED, d), key="dred",
+                                      decode=decode))
+
+
 def run(opt: InspectOptions) -> None:
     from mlcodec.containers.detect import open_input
+
+    _register_dred()
 
     src = sys.stdin.buffer if opt.source == "-" else opt.source
     with open_input(src, opt.fmt, name="<stdin>" if opt.source == "-" else None) as inp:
@@ -112,9 +137,20 @@ def _fmt_exts(exts) -> str:
         else:
             shown = e.data[:16] + ("…" if len(e.data) > 16 else "")
         line = f"f{e.frame} {e.id} {e.name} {e.length}B {shown}"
-        extra = describe(e.id, raw)
+        extra = _fmt_dred(e.decoded[1]) if e.decoded is not None and e.decoded[0] == "dred" else describe(e.id, raw)
         parts.append(line if extra is None else f"{line} {extra}")
     return "\n".join(parts)
+
+
+def _fmt_dred(o: dict) -> str:
+    """The DRED object in a table cell: version, quantisers, offset as a time, latents, coverage."""
+    if "error" in o:
+        return f"[red]{_esc(o['error'])}[/red]"
+    text = (f"[DRED v{o['version']} q0 {o['q0']} dQ {o['dq']} qmax {o['qmax']} "
+            f"offset {o['offset_ms']:+g} ms")
+    if o["latents"] is not None:
+        text += f", {o['latents']} latents = {o['covers_ms']} ms"
+    return _esc(text + "]")
 
 
 def _console():
@@ -214,6 +250,8 @@ def _print_summary(console, s) -> None:
     console.print(f"[bold]Summary[/bold]: {s.packets} packets, {s.errors} with errors, "
                   f"{s.packets_with_extensions} with extensions, {s.padding_bytes} padding bytes",
                   highlight=False)
+    if s.dred is not None:
+        console.print(s.dred["line"], highlight=False, markup=False)
     if s.by_id:
         t = Table(title="extensions per ID", title_justify="left")
         t.add_column("id", justify="right")

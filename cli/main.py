@@ -23,6 +23,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "demo": (".codec", "demo"),
     "codes": (".codes", "codes"),
     "models": (".models", "models"),
+    "dred": (".dred", "dred"),
 }
 
 #: One-line help shown by ``mlcodec --help`` without importing the command modules (start-up:
@@ -36,6 +37,7 @@ SHORT_HELP: dict[str, str] = {
     "demo": "Encode and decode the shipped sample with the shipped model into DIR (./mlcodec-demo).",
     "codes": "Write the quantized latents of an mlcodec stream (- = stdin) for machine learning.",
     "models": "Install, list and locate third-party models (libopus's PitchDNN, FARGAN, DRED, PLC, OSCE).",
+    "dred": "Decode the DRED of a libopus stream (.bit, Ogg Opus, raw; - = stdin) to speech and features.",
 }
 
 

@@ -51,3 +51,28 @@ def vectors() -> Path:
     if not d.is_dir():
         pytest.skip(f"libopus vectors {d} are absent (set MLCODEC_VECTORS)")
     return d
+
+
+@pytest.fixture(scope="session")
+def libopus_models(tmp_path_factory) -> Path:
+    """A model cache with libopus's models installed from its source (``mlcodec models install
+    libopus``): $MLCODEC_LIBOPUS_SRC, else the libopus build's tarball or tree beside the repo.
+    Use it as MLCODEC_MODELS_DIR (monkeypatch or a subprocess's env)."""
+    from test_libopus_import import libopus_source
+
+    src = libopus_source()
+    if src is None or not src.exists():
+        pytest.skip("no libopus 1.6.1 source: set MLCODEC_LIBOPUS_SRC to a source tree or release tarball")
+    d = tmp_path_factory.mktemp("libopus-models")
+    old = os.environ.get("MLCODEC_MODELS_DIR")
+    os.environ["MLCODEC_MODELS_DIR"] = str(d)
+    try:
+        from mlcodec.libopus import store
+
+        store.install(src)
+    finally:
+        if old is None:
+            del os.environ["MLCODEC_MODELS_DIR"]
+        else:
+            os.environ["MLCODEC_MODELS_DIR"] = old
+    return d

@@ -1,8 +1,9 @@
 """Vocoder policy: which synthesizer turns decoded features into audio, and its delay.
 
 ``neural`` is the FARGAN-style vocoder (``mlcodec.vocoder``, specs 08 s1), ``reference`` the
-NumPy synthesizer (``mlcodec.dsp.synth``); ``auto`` is the one measured better for a stream's
-preset (docs/vocoder.md, docs/benchmarks.md).
+NumPy synthesizer (``mlcodec.dsp.synth``), ``libopus`` libopus's own FARGAN from the user's
+model cache (``mlcodec.libopus.fargan``, docs/libopus.md); ``auto`` is the one measured better
+for a stream's preset (docs/vocoder.md, docs/benchmarks.md).
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import os
 from mlcodec.errors import CodecError
 
 #: Vocoder names accepted by ``vocoder=``.
-VOCODERS = ("auto", "neural", "reference")
+VOCODERS = ("auto", "neural", "reference", "libopus")
 
 #: What ``auto`` means, chosen by measurement (docs/benchmarks.md, docs/vocoder.md;
 #: bench/bench_vocoder.py, bench/bench_codec.py): the neural vocoder is the default where it
@@ -52,9 +53,27 @@ def default_vocoder(name: str = "auto", *, fixed_point: bool = True, preset: str
         from mlcodec.vocoder import load_vocoder
 
         return load_vocoder(fixed_point=fixed_point)
+    if name == "libopus":
+        return libopus_vocoder()
     from mlcodec.dsp.synth import ReferenceSynth
 
     return ReferenceSynth()
+
+
+def libopus_vocoder():
+    """libopus's FARGAN (:class:`mlcodec.libopus.fargan.LibopusVocoder`, delay 240) bound from
+    the installed ``fargan_arrays.bin`` (else the combined ``weights_blob.bin``); a CodecError
+    that says how to install them when no libopus models are installed."""
+    from mlcodec.libopus import fargan, store
+
+    try:
+        try:
+            path = store.blob_path("fargan")
+        except store.ModelsNotInstalled:
+            path = store.blob_path("all")
+    except store.ModelsNotInstalled as exc:
+        raise CodecError(f"vocoder 'libopus': {exc.reason}", file=exc.file) from None
+    return fargan.load_vocoder(path)
 
 
 def make_vocoder(vocoder, fixed_point: bool = True, preset: str | None = None):

@@ -15,9 +15,9 @@ from mlcodec.containers.detect import Input
 from mlcodec.containers.reasons import C_NO_OPUS, container_error
 from mlcodec.errors import MlcodecError
 
-from .decoders import ext_name, is_versioned
+from .decoders import decode_json, ext_name, has_json, is_versioned
 from .reference import EMPTY_LOST, EMPTY_OGG, multistream_reports, records, report_packet
-from .report import Summary, SummaryReport, name_json, toc_json
+from .report import Summary, SummaryReport, decoded_json, name_json, toc_json
 
 #: Packets per batch, and the smallest batch worth numpy (smaller: the reference, no import).
 BATCH = 4096
@@ -157,8 +157,9 @@ def _json_lines(c: _Cols, b, ids, max_data) -> list[str]:
                 nj = name_json(ext_name(eid, joined[p:p + ln]))
             else:
                 nj = names[eid] = name_json(ext_name(eid, b""))
+        dec = decoded_json(decode_json(eid, joined[p:p + ln], 0)) if has_json(eid) else ""
         xstr.append(f'{{"frame":0,"id":{eid},"name":{nj},"length":{ln},'
-                    f'"data":"{joined[p:p + min(ln, cut)].hex()}"}}')
+                    f'"data":"{joined[p:p + min(ln, cut)].hex()}"{dec}}}')
     n = len(c)
     xcount = np.bincount(b.xrow[kx], minlength=n) if kx.size else np.zeros(n, np.int64)
     xstart = (np.cumsum(xcount) - xcount).tolist()
@@ -216,6 +217,20 @@ def _summarize(c: _Cols, b, ids, summ: Summary) -> None:
         rows_with = int(np.count_nonzero(xrow[1:] != xrow[:-1])) + 1
     summ.add_counts(int(okrows.size), int(b.pad[okrows].sum()), rows_with, by_id,
                     {0: int(kx.size)} if kx.size else {})
+    if kx.size and has_json(126):
+        _summarize_dred(b, kx, summ)
+
+
+def _summarize_dred(b, kx, summ: Summary) -> None:
+    """The DRED objects of the batch's error-free packets, per packet, into ``summ``
+    (vector rows are frame-0 extensions: frame offset 0)."""
+    sel = kx[b.xid[kx] == 126]
+    rows: dict = {}
+    for k in sel.tolist():
+        p, ln = int(b.xpos[k]), int(b.xlen[k])
+        rows.setdefault(int(b.xrow[k]), []).append(decode_json(126, b.joined[p:p + ln], 0)[1])
+    for r in sorted(rows):
+        summ.add_dred(rows[r])
 
 
 def iter_json(inp: Input, *, ids=None, max_data: int | None = None,

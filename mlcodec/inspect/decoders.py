@@ -9,8 +9,10 @@ ID. To plug in a decoder (e.g. DRED, ID 126)::
     from mlcodec.inspect.decoders import ExtensionDecoder, register_decoder
     register_decoder(ExtensionDecoder(126, name=dred_name, describe=dred_describe))
 
-``describe(payload) -> str | None`` is shown after the payload in the table (never in JSON,
-whose schema stays fixed). A decoder must not raise on malformed payloads: it describes them.
+``describe(payload) -> str | None`` is shown after the payload in the table (never in JSON).
+``key``/``decode`` add a decoded object to the extension's JSON object under ``key`` (an
+addition to the schema: DRED's ``dred`` object). A decoder must not raise on malformed
+payloads: it describes them.
 """
 from __future__ import annotations
 
@@ -29,6 +31,11 @@ class ExtensionDecoder:
     describe: Callable[[bytes], str | None] | None = None
     #: True when ``name`` depends on the payload (called per extension, not once per ID).
     versioned: bool = True
+    #: A decoded object for the extension's JSON, under ``key``: ``decode(payload, frame_offset)``
+    #: (``frame_offset``: the extension's frame x that frame's length, in 48 kHz samples) returns
+    #: a JSON-ready dict; it must not raise (a malformed payload gives ``{"error": reason}``).
+    key: str | None = None
+    decode: Callable[[bytes, int], dict] | None = None
 
 
 _DECODERS: dict[int, ExtensionDecoder] = {}
@@ -66,6 +73,20 @@ def ext_name(eid: int, data: bytes) -> str:
     return n
 
 
+def has_json(eid: int) -> bool:
+    """Whether extensions of ``eid`` carry a decoded object in JSON."""
+    d = _DECODERS.get(eid)
+    return d is not None and d.decode is not None
+
+
+def decode_json(eid: int, data: bytes, frame_offset: int = 0) -> tuple[str, dict] | None:
+    """``(key, object)`` of a payload for its JSON extension object, or None."""
+    d = _DECODERS.get(eid)
+    if d is None or d.decode is None:
+        return None
+    return d.key, d.decode(data, frame_offset)
+
+
 def describe(eid: int, data: bytes) -> str | None:
     """The decoder's one-line description of a payload, or None."""
     d = _DECODERS.get(eid)
@@ -78,4 +99,13 @@ def describe(eid: int, data: bytes) -> str | None:
 # libopus's experimental DRED (ID 126: 'D' + version byte, specs 02 §7). Both names come from
 # the bitstream registry; the DRED decoder (mlcodec/bitstream/dred.py) plugs in a describe.
 register_decoder(ExtensionDecoder(ID_MLCODEC, name=lambda d: extension_name(ID_MLCODEC, d)))
-register_decoder(ExtensionDecoder(ID_DRED, name=lambda d: extension_name(ID_DRED, d)))
+def _dred_header(data: bytes, frame_offset: int) -> dict:
+    from .dred import dred_object
+
+    return dred_object(data, frame_offset, None)
+
+
+# DRED's JSON object: the header only (no tables at this layer); mlcodec.inspect.dred.register_dred
+# (the CLI calls it with libopus's tables when installed) adds latents and covers_ms.
+register_decoder(ExtensionDecoder(ID_DRED, name=lambda d: extension_name(ID_DRED, d), key="dred",
+                                  decode=_dred_header))

@@ -15,7 +15,7 @@ from mlcodec.containers.detect import Input
 from mlcodec.containers.reasons import C_NO_OPUS, container_error
 from mlcodec.errors import MlcodecError
 
-from .decoders import ext_name
+from .decoders import decode_json, ext_name, has_json
 from .report import TOCS, PacketReport, StreamReport, ext_report, packet_report
 
 #: Error strings of the two kinds of empty packet (RFC 7845 §3 forbids them in Ogg).
@@ -43,8 +43,9 @@ def _exts(pkt, ids, max_data) -> tuple[tuple, str | None]:
         if ids is not None and eid not in ids:
             continue
         d = e.data
+        dec = decode_json(eid, d, e.frame * pkt.toc.samples_per_frame_48k) if has_json(eid) else None
         out.append(ext_report(e.frame, eid, ext_name(eid, d), len(d),
-                              (d if max_data is None else d[:max_data]).hex()))
+                              (d if max_data is None else d[:max_data]).hex(), dec))
     return tuple(out), err
 
 

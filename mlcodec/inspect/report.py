@@ -73,14 +73,24 @@ class ExtensionReport:
     name: str
     length: int
     data: str
+    #: ``(key, object)`` from the ID's registered decoder (DRED: ``("dred", {...})``), or None
+    decoded: tuple | None = None
 
     def to_dict(self) -> dict:
-        return {"frame": self.frame, "id": self.id, "name": self.name, "length": self.length,
-                "data": self.data}
+        d = {"frame": self.frame, "id": self.id, "name": self.name, "length": self.length,
+             "data": self.data}
+        if self.decoded is not None:
+            d[self.decoded[0]] = self.decoded[1]
+        return d
 
     def to_json(self) -> str:
         return (f'{{"frame":{self.frame},"id":{self.id},"name":{name_json(self.name)},'
-                f'"length":{self.length},"data":"{self.data}"}}')
+                f'"length":{self.length},"data":"{self.data}"{decoded_json(self.decoded)}}}')
+
+
+def decoded_json(decoded) -> str:
+    """``,"key":{...}`` for an extension's decoded object ("" for None)."""
+    return "" if decoded is None else f',{_dumps(decoded[0])}:{_dumps(decoded[1])}'
 
 
 _name_json: dict[str, str] = {}
@@ -94,10 +104,10 @@ def name_json(name: str) -> str:
     return js
 
 
-def ext_report(frame: int, eid: int, name: str, length: int, data: str) -> ExtensionReport:
+def ext_report(frame: int, eid: int, name: str, length: int, data: str, decoded=None) -> ExtensionReport:
     """Fast constructor for the per-packet loops (skips the frozen-dataclass __setattr__)."""
     e = _new(ExtensionReport)
-    e.__dict__.update(frame=frame, id=eid, name=name, length=length, data=data)
+    e.__dict__.update(frame=frame, id=eid, name=name, length=length, data=data, decoded=decoded)
     return e
 
 
@@ -196,6 +206,9 @@ class SummaryReport:
     by_id: tuple[IdCount, ...] = ()
     by_frame: tuple[tuple[int, int], ...] = ()  # (frame, count), frames ascending
     schema: int = SCHEMA_VERSION
+    #: DRED coverage (``DredCoverage.to_json()``: packets, with_dred, typical_ms, line, ...)
+    #: when any packet carried an ID-126 extension; None otherwise (and absent from JSON)
+    dred: dict | None = None
 
     def to_dict(self) -> dict:
         return {"summary": {
@@ -206,6 +219,7 @@ class SummaryReport:
             "packets_with_extensions": self.packets_with_extensions,
             "by_id": [{"id": c.id, "name": c.name, "count": c.count, "bytes": c.bytes} for c in self.by_id],
             "by_frame": [{"frame": f, "count": c} for f, c in self.by_frame],
+            **({} if self.dred is None else {"dred": self.dred}),
         }}
 
     def to_json(self) -> str:
@@ -223,6 +237,15 @@ class Summary:
         self.packets_with_extensions = 0
         self.by_id: dict[int, list] = {}  # id -> [name, count, bytes]
         self.by_frame: dict[int, int] = {}
+        self.dred = None  # a .dred.DredTally once a packet carried an ID-126 extension
+
+    def add_dred(self, objs: list) -> None:
+        """Count one packet's DRED: the ``dred`` objects of its ID-126 extensions, in order."""
+        if self.dred is None:
+            from .dred import DredTally
+
+            self.dred = DredTally()
+        self.dred.add(objs)
 
     def add(self, rep: PacketReport) -> None:
         self.packets += 1
@@ -233,6 +256,7 @@ class Summary:
         if exts:
             self.packets_with_extensions += 1
             by_id, by_frame = self.by_id, self.by_frame
+            dred = []
             for e in exts:
                 s = by_id.get(e.id)
                 if s is None:
@@ -240,6 +264,10 @@ class Summary:
                 s[1] += 1
                 s[2] += e.length
                 by_frame[e.frame] = by_frame.get(e.frame, 0) + 1
+                if e.id == 126 and e.decoded is not None:
+                    dred.append(e.decoded[1])
+            if dred:
+                self.add_dred(dred)
 
     def name(self, eid: int, name: str) -> None:
         """Record the display name of ``eid`` if it is the first occurrence."""
@@ -263,4 +291,5 @@ class Summary:
         return SummaryReport(
             self.packets, self.errors, self.padding_bytes, self.packets_with_extensions,
             tuple(IdCount(i, v[0], v[1], v[2]) for i, v in sorted(self.by_id.items()) if v[1]),
-            tuple(sorted(self.by_frame.items())))
+            tuple(sorted(self.by_frame.items())), SCHEMA_VERSION,
+            None if self.dred is None else self.dred.coverage(self.packets).to_json())

@@ -1,8 +1,9 @@
 """libopus's FARGAN vocoder on our inference core, bound by name from libopus's weights blob.
 
 Mirrors ``dnn/fargan.c`` of libopus 1.6.1 (specs 08 s1) operation for operation on the
-portable-C arithmetic of :mod:`mlcodec.nn.kernels`, so the output is bit-identical to a
-``--disable-intrinsics`` build (tests/test_libopus_fargan.py). The layers are libopus's
+arithmetic of :mod:`mlcodec.nn.kernels_x86`: ``x86`` (SSE2 ``vec_avx.h``, what an x86-64
+``--disable-intrinsics`` build runs) is bit-identical to that build, ``avx2`` to a default
+build on an AVX2 CPU, ``generic`` is libopus's portable C (tests/test_libopus_fargan.py). The layers are libopus's
 ``init_fargan`` list (``fargan_data.c``): names, shapes and which records each layer names.
 The whole frame loop runs in numba; state (``FARGANState``) lives in NumPy arrays owned by
 :class:`FarganState` so synthesis streams exactly across calls.
