@@ -40,6 +40,16 @@ def libopus_src() -> Path:
     return prefix.parent / f"{prefix.name}-build" / "src" / "opus-1.6.1"
 
 
+def libopus_blob(name: str) -> Path:
+    """libopus's weight blob ``name`` (e.g. ``fargan_arrays.bin``) from $MLCODEC_LIBOPUS_WEIGHTS,
+    else ``../shared/libopus``; skips, saying where it looked, when absent (never committed)."""
+    d = os.environ.get("MLCODEC_LIBOPUS_WEIGHTS")
+    p = (Path(d) if d else ROOT.parent / "shared" / "libopus") / name
+    if not p.is_file():
+        pytest.skip(f"libopus weights {p} absent (set MLCODEC_LIBOPUS_WEIGHTS to a folder with {name})")
+    return p
+
+
 def speech_dir() -> Path:
     d = ROOT.parent / "shared" / "data" / "speech"
     return d

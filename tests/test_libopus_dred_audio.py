@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -23,17 +22,15 @@ from mlcodec.libopus import dred_audio as DA
 from mlcodec.libopus import fargan as F
 from mlcodec.libopus import rdovae as RD
 
+from conftest import libopus_blob
+
 from conftest import vector_set
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def _weights(name):
-    d = os.environ.get("MLCODEC_LIBOPUS_WEIGHTS") or str(ROOT.parent / "shared" / "libopus")
-    p = os.path.join(d, name)
-    if not os.path.isfile(p):
-        pytest.skip(f"libopus weights {p} absent (set MLCODEC_LIBOPUS_WEIGHTS)")
-    return p
+    return str(libopus_blob(name))
 
 
 def test_gap_schedule_follows_opus_decode_native():

@@ -6,7 +6,6 @@ The weights are libopus's blob (``../shared/libopus/fargan_arrays.bin`` or
 """
 from __future__ import annotations
 
-import os
 import platform
 from pathlib import Path
 
@@ -17,23 +16,17 @@ from mlcodec.errors import WeightsError
 from mlcodec.libopus import fargan as F
 from mlcodec.nn.weights import read_weights, weights_to_bytes
 
+from conftest import libopus_blob
+
 ROOT = Path(__file__).resolve().parent.parent
 
 DATA = ROOT / "tests" / "data" / "libopus"
 X86 = platform.machine().lower() in ("x86_64", "amd64")
 
 
-def weights_dir():
-    return os.environ.get("MLCODEC_LIBOPUS_WEIGHTS") or str(ROOT.parent / "shared" / "libopus")
-
-
 @pytest.fixture(scope="module")
 def blob() -> bytes:
-    p = os.path.join(weights_dir(), "fargan_arrays.bin")
-    if not os.path.isfile(p):
-        pytest.skip(f"libopus weights {p} absent (set MLCODEC_LIBOPUS_WEIGHTS to a folder with fargan_arrays.bin)")
-    with open(p, "rb") as f:
-        return f.read()
+    return libopus_blob("fargan_arrays.bin").read_bytes()
 
 
 @pytest.fixture(scope="module")
@@ -163,9 +156,7 @@ def test_binding_is_by_name_and_reports_every_problem(blob):
 
 
 def test_wrong_blob_refused(blob):
-    rd = os.path.join(weights_dir(), "rdovaedec_arrays.bin")
-    if not os.path.isfile(rd):
-        pytest.skip(f"{rd} absent")
+    rd = str(libopus_blob("rdovaedec_arrays.bin"))
     with pytest.raises(WeightsError, match="FARGAN: "):
         F.load_model(rd)
 

@@ -6,7 +6,6 @@ lpcnet_ref.c on three libopus 1.6.1 builds). Weights: libopus's blobs in ../shar
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -17,20 +16,16 @@ from mlcodec.libopus import lpcnet_tables as T
 from mlcodec.libopus.lpcnet_features import LpcnetFeatureExtractor, compute_features
 from mlcodec.libopus.plc import PLCModel, plc_input
 
-from conftest import libopus_src
+from conftest import libopus_blob, libopus_src
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data" / "libopus"
-LIBOPUS = Path(os.environ.get("MLCODEC_LIBOPUS_WEIGHTS", ROOT.parent / "shared" / "libopus"))
 SRC = libopus_src()
 CASES = sorted(DATA.glob("lpcnet_*.npz"))
 
 
 def _blob(name):
-    p = LIBOPUS / f"{name}_arrays.bin"
-    if not p.is_file():
-        pytest.skip(f"libopus weights not found at {p} (set MLCODEC_LIBOPUS_WEIGHTS)")
-    return p
+    return libopus_blob(f"{name}_arrays.bin")
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import platform
 from pathlib import Path
 
@@ -19,6 +18,8 @@ import pytest
 
 from mlcodec.errors import WeightsError
 from mlcodec.libopus import rdovae as RD
+
+from conftest import libopus_blob
 
 from conftest import vector_set
 
@@ -30,17 +31,9 @@ X86 = platform.machine().lower() in ("x86_64", "amd64")
 BOUNDS = (0.1, 0.05, 0.01)
 
 
-def weights_dir():
-    return os.environ.get("MLCODEC_LIBOPUS_WEIGHTS") or str(ROOT.parent / "shared" / "libopus")
-
-
 @pytest.fixture(scope="module")
 def blob() -> bytes:
-    p = os.path.join(weights_dir(), "rdovaedec_arrays.bin")
-    if not os.path.isfile(p):
-        pytest.skip(f"libopus weights {p} absent (set MLCODEC_LIBOPUS_WEIGHTS to a folder with rdovaedec_arrays.bin)")
-    with open(p, "rb") as f:
-        return f.read()
+    return libopus_blob("rdovaedec_arrays.bin").read_bytes()
 
 
 @pytest.fixture(scope="module")
@@ -147,8 +140,6 @@ def test_chronological_and_errors(dec):
 
 
 def test_wrong_blob_refused():
-    p = os.path.join(weights_dir(), "fargan_arrays.bin")
-    if not os.path.isfile(p):
-        pytest.skip(f"{p} absent")
+    p = str(libopus_blob("fargan_arrays.bin"))
     with pytest.raises(WeightsError, match="RDOVAE decoder: .*dec_dense1"):
         RD.load_decoder(p)
