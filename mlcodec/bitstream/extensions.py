@@ -502,8 +502,6 @@ def extension_name(id: int, data: bytes = b"") -> str:  # noqa: A002
         if len(data) >= 2 and data[0] == 0x44:
             return f"DRED (v{data[1]})"
         return "DRED (unversioned)"
-    if id == ID_MLCODEC and name == "mlcodec" and data:
-        return f"mlcodec (v{data[0]})"  # the payload's first byte is its format version
     return name
 
 

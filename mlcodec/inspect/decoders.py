@@ -95,7 +95,7 @@ def describe(eid: int, data: bytes) -> str | None:
     return d.describe(data)
 
 
-# Built-in: our codec (ID 122, docs/format.md §2: first payload byte = format version) and
+# Built-in: our codec (ID 122; its format version is in the stream's OpusTags, docs/format.md §3) and
 # libopus's experimental DRED (ID 126: 'D' + version byte, specs 02 §7). Both names come from
 # the bitstream registry; the DRED decoder (mlcodec/bitstream/dred.py) plugs in a describe.
 register_decoder(ExtensionDecoder(ID_MLCODEC, name=lambda d: extension_name(ID_MLCODEC, d)))
