@@ -33,6 +33,8 @@ ADAPTERS = {
     "read_weights": "mlcodec.nn.weights:read_weights",
     "weights_to_bytes": "mlcodec.nn.weights:weights_to_bytes",
     "read_payload": "mlcodec.codec.payload:read_payload",
+    "read_payload_v2": "mlcodec.codec.payload:read_payload_v2",
+    "carrier_payload": "mlcodec.codec.format:carrier_payload",
     "CodingTables": "mlcodec.codec.payload:CodingTables",
     "split_codec_packet": "mlcodec.codec.format:split_codec_packet",
     "latents_per_packet": "mlcodec.codec.format:latents_per_packet",

@@ -286,7 +286,7 @@ def seeds_payload(api) -> list[bytes]:
     out = []
     for f in _decode_seed_files():
         pk = ogg_packets(api, f, 200)
-        out += [bytes([k % 3]) + p for k, p in enumerate(pk)]
+        out += [bytes([(k % 3) | (0x40 if k % 2 else 0)]) + p for k, p in enumerate(pk)]
     return out
 
 
@@ -374,20 +374,29 @@ def make_target(name: str, api) -> Target:
         return Target(name, seeds_weights(api), run, max_len=12000)
     if name == "payload":
         split, read, lpp = api("split_codec_packet"), api("read_payload"), api("latents_per_packet")
+        carrier, read2 = api("carrier_payload"), api("read_payload_v2")
         model = api("load_model")(None)
         levels = sorted(set(int(v) for v in model.PRESETS.values())) if hasattr(model, "PRESETS") else [0]
         tables = [model.quant_tables(lv) for lv in levels]
+        nb = int(getattr(model, "nb_levels", len(levels)))
         MlcodecError = api("MlcodecError")
 
         def run(d):
+            # header byte: bit 7 picks format 1 (split + read_payload) or 2 (carrier + v2 reader,
+            # with or without a level already in force); the low bits pick tables/latent counts
             a = d[0] if d else 0
-            t = tables[a % len(tables)]
-            try:
-                ms, payload = split(d[1:])
-                read(payload, lpp(ms), t)
-            except MlcodecError:  # not a packet: read the bytes as a bare payload as well
-                read(d[1:], 1 + a % 3, t)
-                raise
+            if a & 0x80:
+                t = tables[a % len(tables)]
+                try:
+                    ms, payload = split(d[1:])
+                    read(payload, lpp(ms), t)
+                except MlcodecError:  # not a packet: read the bytes as a bare payload as well
+                    read(d[1:], 1 + a % 3, t)
+                    raise
+                return
+            n, payload = carrier(d[1:])
+            if payload is not None:
+                read2(payload, n, model.quant_tables, level=(a % nb) if a & 0x40 else None, nb_levels=nb)
         return Target(name, seeds_payload(api), run, hdr=1, max_len=2000)
     if name == "wav":
         stream = api("wav_stream")

@@ -23,6 +23,9 @@ from mlcodec.codec.payload import CodingTables, read_payload, read_payload_v2
 from mlcodec.codec.vocoders import make_vocoder, vocoder_delay
 from mlcodec.errors import CodecError, ContainerError
 
+#: The longest gap (granule jump, missing end) filled with concealment, in 48 kHz granule units
+#: (10 min): pages hold at most 10 s, so a longer jump is a damaged granule, not lost pages.
+MAX_GAP_48 = 600 * 48000
 #: Feature frames (10 ms) over which decoding fades back in after concealment.
 CROSSFADE_FRAMES = 4
 
@@ -341,7 +344,12 @@ class StreamDecoder:
                 yield "final", final
             else:
                 start = page.granule - total
-            if start > pos:
+            if start - pos > MAX_GAP_48:
+                # a granule no lost run of pages explains (e.g. a damaged granule under a good
+                # CRC): damage, not a gap to fill with minutes or years of concealment
+                self._note(page.offset, f"granule jumps by {(start - pos) / 48000:.0f} s: implausible, not filled")
+                seen_damage += 1
+            elif start > pos:
                 if dec.v2:
                     dec.level = None  # a new page re-sends the level on its first carrier
                 if not gap_seen:
@@ -414,8 +422,12 @@ class StreamDecoder:
             self._note(exc.offset, exc.reason)
         if final is not None:
             length = max((final - self.head.pre_skip) // g, 0)
-            if made < length:
-                yield np.zeros(length - made, np.float32)
+            if length - made > MAX_GAP_48 // g:
+                self._note(None, f"end granule lies {(length - made) / fmt.SAMPLE_RATE:.0f} s past the audio: "
+                                 "implausible, not filled")
+            else:
+                for i in range(made, length, fmt.SAMPLE_RATE):  # the trimmed end, a second at a time
+                    yield np.zeros(min(fmt.SAMPLE_RATE, length - i), np.float32)
         if self.damage:
             at, why = self.damage[0]
             more = f" (and {len(self.damage) - 1} more damaged spans)" if len(self.damage) > 1 else ""
