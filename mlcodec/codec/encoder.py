@@ -248,6 +248,7 @@ class Encoder:
         """Files: choose the level of every packet from the whole input, then code."""
         coded = self._gate_all(self._db, True)
         z = np.stack(self._z) if self._z else np.zeros((0, self.model.latent_dim), np.float32)
+        self._z = []  # the stacked copy is the one kept
         bits = self._costs.bits_table(z)
         n_pk = z.shape[0] // self.latents_per_packet
         pages = -(-n_pk // self.per_page)

@@ -92,10 +92,16 @@ class CostModel:
 
     def bits_table(self, z: np.ndarray) -> np.ndarray:
         """(n, nb_levels) ideal bits of each latent at each level (unpriced levels: inf)."""
-        out = np.full((np.asarray(z).shape[0], self.nb_levels), np.inf)
-        for lv in self.levels:
-            out[:, lv] = self.latent_bits(z, lv)
+        z = np.asarray(z)
+        out = np.full((z.shape[0], self.nb_levels), np.inf)
+        for i in range(0, z.shape[0], _ROWS):  # in blocks: the temporaries stay small for long files
+            for lv in self.levels:
+                out[i:i + _ROWS, lv] = self.latent_bits(z[i:i + _ROWS], lv)
         return out
+
+
+#: Latents per block of :meth:`bits_table` (a few MB of temporaries).
+_ROWS = 4096
 
 
 def _cost_grid(t) -> np.ndarray:
