@@ -254,28 +254,8 @@ def read_payload(payload: bytes, n_latents: int, tables, *, offset: int | None =
     data = bytes(payload[1:])
     dec = RangeDecoder(data)
     n = int(n_latents)
-    out = [[0] * t.dim for _ in range(n)]
-    sym = getattr(dec, "_icdf", None) if FAST else None
     try:
-        for k in range(n):
-            row = out[k]
-            if sym is None:  # reference
-                for i, p0, decay in t.dims:
-                    row[i] = dec.laplace_p0(p0, decay)
-            else:  # same symbols, tables built once (see write_payload)
-                for i, sign, mag in t.icdfs:
-                    s = sym(sign, 15)
-                    if s:
-                        v = 1
-                        while True:
-                            d = sym(mag, 15)
-                            v += d
-                            if d != 7 or v > MAX_MAGNITUDE:
-                                break
-                        row[i] = v if s == 1 else -v
-            for v in row:
-                if v > MAX_MAGNITUDE or v < -MAX_MAGNITUDE:
-                    raise CodecError(f"latent value {v} out of range (corrupt payload)", offset=offset)
+        out = [_decode_row(dec, t, offset) for _ in range(n)]
     except RangeCoderError as exc:  # pragma: no cover - decoder only raises on misuse
         raise CodecError(f"corrupt codec payload: {exc.reason}", offset=offset) from None
     return np.array(out, dtype=np.int64).reshape(n, t.dim)
