@@ -1,0 +1,191 @@
+"""Feature-domain redundancy (issue 13 item 1, docs/loss.md s5): cheap, stateless copies of
+earlier 40 ms chunks of features, each sent twice more: finely in the next packet, coarsely
+about ``redundancy_ms`` later (the payload syntax is :mod:`mlcodec.bitstream.featred`).
+
+A chunk is 4 feature frames (latents 2k and 2k+1). Its parameters: the mean level c0, the
+voicing (2 of 4 frames with correlation > 0.1), the mean pitch of its voiced frames and the
+mean cepstral shape c1..c17, vector-quantized with the shipped codebook
+(``mlcodec/models/redundancy_v1.npz``, recipe ``train/redundancy/codebook.py``).
+:class:`RedundancyWriter` makes one packet's payload from the packets before it;
+:class:`RecoveryStore` keeps what the decoder received and rebuilds missing frames.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+from io import BytesIO
+
+import numpy as np
+
+from mlcodec.bitstream.featred import GRADES, RedChunk, RedGroup, RedPayload, parse_featred, write_featred
+from mlcodec.errors import CodecError
+
+DEFAULT_CODEBOOK = "redundancy_v1.npz"
+FRAMES = 4               # 10 ms frames per chunk
+LATENTS = 2              # 20 ms latents per chunk
+VOICED_CORR = 0.1        # a frame is voiced when its correlation feature exceeds this
+C0_MIN, PITCH_MIN = -12.0, -1.5
+#: Quantizer steps per grade (False = fine, True = coarse): c0 units (1 = ~2.4 dB), pitch octaves.
+C0_STEP = {False: 1.0, True: 2.0}
+PITCH_STEP = {False: 1 / 12, True: 1 / 6}
+#: ``--redundancy`` range (ms of history; 0 = off).
+MAX_REDUNDANCY_MS = 1040
+#: Codebook of each grade.
+BOOKS = {False: "fine", True: "coarse"}
+
+
+@lru_cache(maxsize=2)
+def load_codebook(data: bytes | None = None) -> dict:
+    """The codebook arrays (``fine``, ``coarse``, voicing statistics) of the shipped file or ``data``."""
+    if data is None:
+        data = resources.files("mlcodec.models").joinpath(DEFAULT_CODEBOOK).read_bytes()
+    with np.load(BytesIO(data)) as z:
+        cb = {k: np.asarray(z[k], np.float32) for k in z.files}
+    from mlcodec.bitstream.featred import VQ_SIZES
+
+    if cb["fine"].shape != (VQ_SIZES[0], 17) or cb["coarse"].shape != (VQ_SIZES[1], 17):
+        raise CodecError("redundancy codebook has the wrong shape")
+    return cb
+
+
+def coverage_ages(redundancy_ms: int, frame_ms: int) -> tuple[int, ...]:
+    """Ages (packets back) of the copies each packet carries: 1 (fine) and ``ceil(ms / frame)``
+    (coarse) when that is older; () when off."""
+    ms = int(redundancy_ms)
+    if not 0 <= ms <= MAX_REDUNDANCY_MS:
+        raise CodecError(f"redundancy {ms} ms outside 0..{MAX_REDUNDANCY_MS}")
+    if ms == 0:
+        return ()
+    d = -(-ms // int(frame_ms))
+    return (1,) if d <= 1 else (1, d)
+
+
+def owned_chunks(packet: int, latents_per_packet: int) -> range:
+    """Chunks a packet owns: those whose second latent (2k + 1) lies in the packet."""
+    a = packet * latents_per_packet
+    return range(a // 2, (a + latents_per_packet) // 2)
+
+
+def chunk_params(frames: np.ndarray):
+    """(c0, shape c1..c17, voiced, pitch) of one chunk's 4 feature frames (4, 20)."""
+    f = np.asarray(frames, np.float64)
+    v = f[:, 19] > VOICED_CORR
+    voiced = int(v.sum()) >= 2
+    return float(f[:, 0].mean()), f[:, 1:18].mean(0), voiced, float(f[v, 18].mean()) if voiced else 0.0
+
+
+def quantize_chunk(params, coarse: bool, cb: dict) -> RedChunk:
+    c0, shape, voiced, pitch = params
+    g = GRADES[coarse]
+    ci = int(np.clip(np.rint((c0 - C0_MIN) / C0_STEP[coarse]), 0, g.nc0 - 1))
+    pi = int(np.clip(np.rint((pitch - PITCH_MIN) / PITCH_STEP[coarse]), 0, g.npitch - 1)) if voiced else None
+    book = cb[BOOKS[coarse]]
+    return RedChunk(ci, pi, int(np.argmin(((book - np.asarray(shape, np.float32)) ** 2).sum(1))))
+
+
+def dequantize_chunk(c: RedChunk, coarse: bool, cb: dict) -> np.ndarray:
+    """The 20-value feature vector a chunk's indices stand for."""
+    out = np.zeros(20, np.float32)
+    out[0] = C0_MIN + c.c0 * C0_STEP[coarse]
+    out[1:18] = cb[BOOKS[coarse]][c.vq]
+    if c.pitch is None:
+        out[18], out[19] = cb["pitch_unvoiced"], cb["corr_unvoiced"]
+    else:
+        out[18], out[19] = PITCH_MIN + c.pitch * PITCH_STEP[coarse], cb["corr_voiced"]
+    return out
+
+
+class RedundancyWriter:
+    """Encoder side: :meth:`push` each packet's features (2 frames per latent) and DTX flags in
+    order; it returns the packet's redundancy payload, or None when there is nothing to send."""
+
+    def __init__(self, redundancy_ms: int, frame_ms: int, codebook: dict | None = None):
+        self.ages = coverage_ages(redundancy_ms, frame_ms)
+        self.lpp = int(frame_ms) // 20
+        self.cb = codebook if codebook is not None else load_codebook()
+        self._hist: list[list] = []    # per past packet: its chunks' params (None = inactive)
+        self._carry = None             # the unpaired last latent's (frames, coded) of the last packet
+        self.payload_bytes = 0
+
+    def push(self, feats: np.ndarray, coded) -> bytes | None:
+        f = np.asarray(feats, np.float32).reshape(-1, 2, 20)
+        coded = [bool(c) for c in coded]
+        lat = [(f[i], coded[i]) for i in range(f.shape[0])]
+        if self._carry is not None:
+            lat.insert(0, self._carry)
+        self._carry = lat.pop() if len(lat) % 2 else None
+        mine = []
+        for i in range(0, len(lat), 2):
+            (fa, ca), (fb, cb) = lat[i], lat[i + 1]
+            mine.append(chunk_params(np.concatenate([fa, fb])) if (ca or cb) else None)
+        groups = []
+        for age in self.ages:
+            if age <= len(self._hist) and any(c is not None for c in self._hist[-age]):
+                coarse = age > 1
+                groups.append(RedGroup(age, coarse, tuple(None if c is None else quantize_chunk(c, coarse, self.cb)
+                                                          for c in self._hist[-age])))
+        self._hist.append(mine)
+        del self._hist[: -max(self.ages, default=1)]
+        if not groups:
+            return None
+        data = write_featred(RedPayload(tuple(groups)))
+        self.payload_bytes += len(data)
+        return data
+
+
+class RecoveryStore:
+    """Decoder side: the redundancy received so far (:meth:`add` every packet that arrives, in
+    any order) and :meth:`features_for_missing` frames. Bounded: chunks more than
+    ``horizon`` frames behind the newest packet are dropped."""
+
+    def __init__(self, frame_ms: int, codebook: dict | None = None, horizon_ms: int = 2 * MAX_REDUNDANCY_MS):
+        self.lpp = int(frame_ms) // 20
+        self.cb = codebook if codebook is not None else load_codebook()
+        self.horizon = horizon_ms // 40 + 2
+        self._chunks: dict[int, tuple] = {}   # chunk -> (age, features, voiced)
+        self._newest = 0
+
+    def add(self, packet: int, payload: bytes | None, *, offset: int | None = None) -> None:
+        """Keep the copies in one packet's payload (``packet``: its index in the stream);
+        CodecError when the payload is invalid (nothing is kept from it)."""
+        if not payload:
+            return
+        p = parse_featred(payload, offset=offset)
+        for g in p.groups:
+            if packet - g.age < 0 or len(owned_chunks(packet - g.age, self.lpp)) != len(g.chunks):
+                raise CodecError(f"redundancy group of {len(g.chunks)} chunks where the packet {g.age} back "
+                                 f"owns {len(owned_chunks(max(packet - g.age, 0), self.lpp))}", offset=offset)
+        for g in p.groups:
+            for k, c in zip(owned_chunks(packet - g.age, self.lpp), g.chunks):
+                if c is not None and (k not in self._chunks or self._chunks[k][0] > g.age):
+                    self._chunks[k] = (g.age, dequantize_chunk(c, g.coarse, self.cb), c.pitch is not None)
+        self._newest = max(self._newest, owned_chunks(packet, self.lpp).stop)
+        if len(self._chunks) > 2 * self.horizon:
+            for k in [k for k in self._chunks if k < self._newest - self.horizon]:
+                del self._chunks[k]
+
+    def features_for_missing(self, frame: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """(features (n, 20), recovered (n,) bool) for the 10 ms frames [frame, frame + n):
+        chunk values interpolated linearly between the centres of recovered neighbours (pitch
+        only between voiced ones); frames without a copy are left to the concealer."""
+        n = int(n)
+        out = np.zeros((max(n, 0), 20), np.float32)
+        have = np.zeros(max(n, 0), bool)
+        for i in range(n):
+            t = frame + i
+            k = t // FRAMES
+            cur = self._chunks.get(k)
+            if cur is None:
+                continue
+            have[i] = True
+            x = cur[1].copy()
+            pos = (t % FRAMES + 0.5) / FRAMES - 0.5   # -0.375 .. 0.375 chunks from the centre
+            nb = self._chunks.get(k + (1 if pos > 0 else -1))
+            if nb is not None:
+                w = abs(pos)
+                y = nb[1]
+                x[:18] = (1 - w) * x[:18] + w * y[:18]
+                if cur[2] and nb[2]:
+                    x[18] = (1 - w) * x[18] + w * y[18]
+            out[i] = x
+        return out, have
