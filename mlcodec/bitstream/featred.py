@@ -25,14 +25,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import CodecError, MlcodecError
+from .extensions import ID_FEATRED
 from .rangecoder import RangeDecoder, RangeEncoder
 
 __all__ = ["ID_FEATRED", "RedChunk", "RedGroup", "RedPayload", "write_featred", "parse_featred",
            "MAX_AGE", "MAX_CHUNKS", "MAX_GROUPS", "VQ_SIZES", "GRADES"]
 
-#: Extension ID of the redundancy payload: beside the primary's 122 in the experimental top
-#: block, used by no implementation we know of (specs 02 s7).
-ID_FEATRED = 123
+# ID_FEATRED (123): beside the primary's 122 in the experimental top block, used by no
+# implementation we know of (specs 02 s7).
 MAX_GROUPS = 2
 MAX_AGE = 64        # packets (1040 ms of 20 ms packets is 52)
 MAX_CHUNKS = 3      # chunks a packet owns: a 120 ms packet owns 3

@@ -43,7 +43,7 @@ class Encoder:
 
     def __init__(self, model=None, *, bitrate: str = fmt.DEFAULT_BITRATE, frame_ms: int = fmt.DEFAULT_FRAME_MS,
                  fixed_point: bool = True, delay: int | None = None, mode: str = "vbr", two_pass: bool = False,
-                 dtx: bool = True, header_bytes: int = 0):
+                 dtx: bool = True, header_bytes: int = 0, redundancy_ms: int = 0):
         from mlcodec.codec.model import FRAMES_PER_LATENT
         from mlcodec.dsp.features import FeatureExtractor
 
@@ -58,6 +58,14 @@ class Encoder:
         self.latents_per_packet = fmt.latents_per_packet(self.frame_ms)
         self.per_page = fmt.packets_per_page(self.frame_ms)
         self.mode = mode
+        self.redundancy_ms = int(redundancy_ms)
+        self._red = None
+        if self.redundancy_ms:
+            from mlcodec.codec.feature_redundancy import RedundancyWriter
+
+            if mode == "cbr":
+                raise CodecError("--redundancy needs VBR (CBR packets all have the same size)")
+            self._red = RedundancyWriter(self.redundancy_ms, self.frame_ms)
         self.two_pass = bool(two_pass) and mode == "vbr"
         self.nb_levels = int(self.model.nb_levels)
         self.fixed_point = fixed_point
@@ -71,6 +79,7 @@ class Encoder:
         self._frames = np.zeros((0, 20), dtype=np.float32)
         self._samples = np.zeros(0, np.float32)   # input not yet assigned to a latent
         self._z: list[np.ndarray] = []             # latents awaiting a packet (or pass 2)
+        self._zf: list[np.ndarray] = []            # their feature frames (2, 20), for redundancy
         self._db: list[float] = []                 # their input levels
         self._coded: list[bool] = []               # DTX decisions made so far (one pass)
         self._bucket = rc.LeakyBucket(self.target_bps, self.frame_ms, self.header_bytes, self.nb_levels)
@@ -80,6 +89,9 @@ class Encoder:
         self.packets_out = 0
         self.payload_bytes = 0
         self.packet_bytes = 0
+        #: Bytes the redundancy adds to the packets (extension payloads and framing).
+        self.redundancy_bytes = 0
+        self._primary_len = 0
         self.dtx_latents = 0
         self.levels_used: list[int] = []
         #: Indices of the packets that start an Ogg page (encode_stream breaks pages there).
@@ -94,7 +106,8 @@ class Encoder:
     def info(self) -> fmt.StreamInfo:
         return fmt.StreamInfo(model_name=str(getattr(self.model, "name", "")),
                               model_checksum=str(self.model.checksum), level=-1,
-                              frame_ms=self.frame_ms, bitrate=self.bitrate, delay=self.delay)
+                              frame_ms=self.frame_ms, bitrate=self.bitrate, delay=self.delay,
+                              redundancy_ms=self.redundancy_ms)
 
     @property
     def pre_skip(self) -> int:
@@ -142,6 +155,8 @@ class Encoder:
             return
         # The model's encoder is causal: one block call equals n step() calls bit for bit.
         z = np.asarray(self._net.process(self._frames[: 2 * n]), np.float32).reshape(n, -1)
+        if self._red is not None:
+            self._zf.extend(self._frames[: 2 * n].reshape(n, 2, -1))
         self._frames = self._frames[2 * n:]
         lat = 2 * 160  # latent t covers input samples [320 t, 320 t + 320) (specs 07 s6)
         self._z.extend(z)
@@ -168,8 +183,9 @@ class Encoder:
         out = []
         while len(self._coded) >= lpp:
             z, c = np.stack(self._z[:lpp]), np.array(self._coded[:lpp])
-            del self._z[:lpp], self._db[:lpp], self._coded[:lpp]
-            out.append(self._packet_one_pass(z, c))
+            f = np.stack(self._zf[:lpp]) if self._red is not None else None
+            del self._z[:lpp], self._db[:lpp], self._coded[:lpp], self._zf[:lpp]
+            out.append(self._with_redundancy(self._packet_one_pass(z, c), f, c))
         return out
 
     def _new_packet(self, carrier: bool) -> bool:
@@ -192,7 +208,7 @@ class Encoder:
             return self._packet_cbr(z, first)
         if not coded.any():
             pkt = self._finish(None, None, first)
-            self._bucket.spend(len(pkt) + 1)  # a pause saves its share for the speech after it
+            self._bucket.spend(self._primary_len + 1)  # a pause saves its share for the speech after it
             return pkt
         allow = self._bucket.allowance()
         lo, hi = max(self._level - 2, 0), min(self._level + 2, self.nb_levels - 1)
@@ -205,7 +221,7 @@ class Encoder:
                 break
         self._level = choice
         pkt = self._finish(z, coded, first)
-        self._bucket.spend(len(pkt) + 1 + 27.0 / self.per_page)
+        self._bucket.spend(self._primary_len + 1 + 27.0 / self.per_page)
         return pkt
 
     def _packet_cbr(self, z: np.ndarray, first: bool) -> bytes:
@@ -242,13 +258,29 @@ class Encoder:
             self.payload_bytes += len(payload)
         self.packets_out += 1
         self.packet_bytes += len(pkt)
+        self._primary_len = len(pkt)
         return pkt
+
+    def _with_redundancy(self, pkt: bytes, feats, coded) -> bytes:
+        """The primary packet ``pkt`` with the redundancy payload of this packet added
+        (extension 123 before the primary's 122, whose bytes stay as they are); the rate
+        control never sees it: redundancy rides on top of ``--bitrate``."""
+        if self._red is None:
+            return pkt
+        red = self._red.push(feats, coded)
+        if red is None:
+            return pkt
+        full = fmt.add_redundancy(pkt, red, self.frame_ms)
+        self.redundancy_bytes += len(full) - len(pkt)
+        self.packet_bytes += len(full) - len(pkt)
+        return full
 
     def _two_pass(self) -> list[bytes]:
         """Files: choose the level of every packet from the whole input, then code."""
         coded = self._gate_all(self._db, True)
         z = np.stack(self._z) if self._z else np.zeros((0, self.model.latent_dim), np.float32)
-        self._z = []  # the stacked copy is the one kept
+        zf = np.stack(self._zf) if self._zf else None
+        self._z, self._zf = [], []  # the stacked copies are the ones kept
         bits = self._costs.bits_table(z)
         n_pk = z.shape[0] // self.latents_per_packet
         pages = -(-n_pk // self.per_page)
@@ -276,8 +308,8 @@ class Encoder:
                         break
                     lv += 1
                 pkt = self._finish(z[sl], c, first, payload=payload)
-            spent += len(pkt) + 1 + len(pkt) // 255
-            out.append(pkt)
+            spent += self._primary_len + 1 + self._primary_len // 255
+            out.append(self._with_redundancy(pkt, None if zf is None else zf[sl], c))
         self._z, self._db = [], []
         return out
 
@@ -331,7 +363,8 @@ def header_size(enc: Encoder, tags: Iterable[str] = ()) -> int:
 def encode_stream(chunks: Iterable[np.ndarray], out: BinaryIO, *, model=None, bitrate: str = fmt.DEFAULT_BITRATE,
                   frame_ms: int = fmt.DEFAULT_FRAME_MS, fixed_point: bool = True, serial: int | None = None,
                   progress: Callable[[float], None] | None = None, mode: str = "vbr", two_pass: bool = True,
-                  dtx: bool = True, format_version: int = fmt.FORMAT_VERSION, tags: Iterable[str] = ()):
+                  dtx: bool = True, format_version: int = fmt.FORMAT_VERSION, tags: Iterable[str] = (),
+                  redundancy_ms: int = 0):
     """Encode 16 kHz int16-unit chunks into an Ogg Opus stream written to ``out``.
 
     ``two_pass`` (files): every packet is written after the whole input is read, so the
@@ -340,16 +373,19 @@ def encode_stream(chunks: Iterable[np.ndarray], out: BinaryIO, *, model=None, bi
     before: an input that fails early writes nothing to ``out``. ``progress(seconds_read)`` is
     called after each chunk. ``format_version=1`` writes the old format (encoder_v1).
     ``tags``: extra ``NAME=value`` OpusTags comments after the format's own (the batch runner's
-    settings digest, mlcodec.io.resume).
+    settings digest, mlcodec.io.resume). ``redundancy_ms``: history of the feature redundancy
+    (extension 123, docs/loss.md s5) on top of ``bitrate``; 0 = none.
     """
     tags = list(tags)
     if format_version == fmt.FORMAT_V1:
         from mlcodec.codec.encoder_v1 import EncoderV1
 
+        if redundancy_ms:
+            raise CodecError("redundancy needs format 2")
         enc = EncoderV1(model, bitrate=bitrate, frame_ms=frame_ms, fixed_point=fixed_point)
     else:
         enc = Encoder(model, bitrate=bitrate, frame_ms=frame_ms, fixed_point=fixed_point, mode=mode,
-                      two_pass=two_pass, dtx=dtx)
+                      two_pass=two_pass, dtx=dtx, redundancy_ms=redundancy_ms)
         hb = header_size(enc, tags)
         enc.header_bytes = hb
         enc._bucket.debt = float(hb)

@@ -60,10 +60,21 @@ def coverage_ages(redundancy_ms: int, frame_ms: int) -> tuple[int, ...]:
     return (1,) if d <= 1 else (1, d)
 
 
+#: Packets shorter than this many latents (120 ms) own chunks in spans of it, so that short
+#: packets carry redundancy once per 120 ms (its framing and header are paid once per span).
+SPAN = 6
+
+
 def owned_chunks(packet: int, latents_per_packet: int) -> range:
-    """Chunks a packet owns: those whose second latent (2k + 1) lies in the packet."""
-    a = packet * latents_per_packet
-    return range(a // 2, (a + latents_per_packet) // 2)
+    """Chunks a packet owns. 120 ms packets: their 3 chunks. Shorter packets: the 3 chunks of
+    each 120 ms span (latents 6j..6j+5) whose last latent lies in the packet (20 ms packets:
+    every 6th packet)."""
+    a, n = packet * latents_per_packet, latents_per_packet
+    if n >= SPAN:
+        return range(a // 2, (a + n) // 2)
+    # spans j with SPAN j + SPAN - 1 in [a, a + n)
+    j0, j1 = -(-(a - SPAN + 1) // SPAN), (a + n - 1 - (SPAN - 1)) // SPAN + 1
+    return range(SPAN // 2 * j0, SPAN // 2 * j1)
 
 
 def chunk_params(frames: np.ndarray):
@@ -103,34 +114,46 @@ class RedundancyWriter:
         self.ages = coverage_ages(redundancy_ms, frame_ms)
         self.lpp = int(frame_ms) // 20
         self.cb = codebook if codebook is not None else load_codebook()
-        self._hist: list[list] = []    # per past packet: its chunks' params (None = inactive)
-        self._carry = None             # the unpaired last latent's (frames, coded) of the last packet
+        self._owned: list[list] = []   # per past packet: its chunks' params (None = inactive)
+        self._lat: dict[int, tuple] = {}  # latent -> (frames (2, 20), coded), the last few
+        self._packets = 0
         self.payload_bytes = 0
 
     def push(self, feats: np.ndarray, coded) -> bytes | None:
         f = np.asarray(feats, np.float32).reshape(-1, 2, 20)
-        coded = [bool(c) for c in coded]
-        lat = [(f[i], coded[i]) for i in range(f.shape[0])]
-        if self._carry is not None:
-            lat.insert(0, self._carry)
-        self._carry = lat.pop() if len(lat) % 2 else None
+        q, n = self._packets, self.lpp
+        for i in range(f.shape[0]):
+            self._lat[q * n + i] = (f[i], bool(coded[i]))
         mine = []
-        for i in range(0, len(lat), 2):
-            (fa, ca), (fb, cb) = lat[i], lat[i + 1]
+        for k in owned_chunks(q, n):
+            (fa, ca), (fb, cb) = self._lat[2 * k], self._lat[2 * k + 1]
             mine.append(chunk_params(np.concatenate([fa, fb])) if (ca or cb) else None)
+        for t in [t for t in self._lat if t < (q + 1) * n - 2 * SPAN]:
+            del self._lat[t]
         groups = []
         for age in self.ages:
-            if age <= len(self._hist) and any(c is not None for c in self._hist[-age]):
+            if age <= len(self._owned) and any(c is not None for c in self._owned[-age]):
                 coarse = age > 1
                 groups.append(RedGroup(age, coarse, tuple(None if c is None else quantize_chunk(c, coarse, self.cb)
-                                                          for c in self._hist[-age])))
-        self._hist.append(mine)
-        del self._hist[: -max(self.ages, default=1)]
+                                                          for c in self._owned[-age])))
+        self._owned.append(mine)
+        del self._owned[: -max(self.ages, default=1)]
+        self._packets += 1
         if not groups:
             return None
         data = write_featred(RedPayload(tuple(groups)))
         self.payload_bytes += len(data)
         return data
+
+
+def lookahead_packets(redundancy_ms: int, frame_ms: int) -> int:
+    """Packets a decoder reads ahead of playback so that the last copy of a lost frame has
+    arrived (the recovery latency is this many packets)."""
+    ages = coverage_ages(redundancy_ms, frame_ms)
+    if not ages:
+        return 0
+    lpp = int(frame_ms) // 20
+    return max(ages) + (0 if lpp >= SPAN else -(-SPAN // lpp) - 1)
 
 
 class RecoveryStore:
