@@ -58,6 +58,12 @@ class Decoder:
         preset = fmt.nearest_preset(info.bitrate) if info.bitrate else info.bitrate
         self.vocoder = make_vocoder(vocoder, fixed_point, preset) if vocoder is not False else None
         self.concealer = concealer if concealer is not None else RepeatFadeConcealer()
+        #: Feature redundancy received so far (streams encoded with --redundancy; docs/loss.md s5).
+        self.recovery = None
+        if self.v2 and info.redundancy_ms:
+            from mlcodec.codec.feature_redundancy import RecoveryStore
+
+            self.recovery = RecoveryStore(info.frame_ms)
         self._sid: np.ndarray | None = None  # last coded latent (format 2 DTX repeats it)
         self._sid_level = 0
         self._fade = 0  # frames still to cross-fade after a concealment
@@ -137,10 +143,34 @@ class Decoder:
         self.concealer.observe(feats)
         return feats
 
-    def conceal_features(self, frames: int) -> np.ndarray:
-        """Features for ``frames`` lost 10 ms frames (the concealer's), then fade back in."""
+    def receive_redundancy(self, packet_index: int, packet: bytes, *, offset: int | None = None) -> None:
+        """Keep the feature redundancy of a packet that arrived (call it as packets are read,
+        ahead of decoding them); CodecError when it is invalid (nothing is kept)."""
+        if self.recovery is not None:
+            self.recovery.add(packet_index, fmt.redundancy_payload(packet, offset=offset), offset=offset)
+
+    def conceal_features(self, frames: int, at: int | None = None) -> np.ndarray:
+        """Features for ``frames`` lost 10 ms frames starting at frame ``at``: rebuilt from the
+        redundancy received where it covers them, the concealer's elsewhere (it observes the
+        rebuilt frames); then fade back in."""
         self._fade = CROSSFADE_FRAMES
-        return np.asarray(self.concealer.conceal(int(frames)), np.float32).reshape(-1, 20)
+        frames = int(frames)
+        if at is None or self.recovery is None:
+            return np.asarray(self.concealer.conceal(frames), np.float32).reshape(-1, 20)
+        rec, have = self.recovery.features_for_missing(at, frames)
+        out = np.empty((frames, 20), np.float32)
+        i = 0
+        while i < frames:
+            j = i + 1
+            while j < frames and have[j] == have[i]:
+                j += 1
+            if have[i]:
+                out[i:j] = rec[i:j]
+                self.concealer.observe(rec[i:j])
+            else:
+                out[i:j] = np.asarray(self.concealer.conceal(j - i), np.float32).reshape(-1, 20)
+            i = j
+        return out
 
     def synthesize(self, feats: np.ndarray) -> np.ndarray:
         """Audio for features, through the (stateful) vocoder."""
@@ -300,9 +330,59 @@ class StreamDecoder:
 
     def _units(self):
         """(features, audio) of every packet and concealed gap in time order, then the
-        stream's end: yields ('end', final_granule or None)."""
+        stream's end: yields ('end', final_granule or None). With feature redundancy the
+        packets are read :func:`~mlcodec.codec.feature_redundancy.lookahead_packets` ahead of
+        decoding (a bounded FIFO), so the copies of a lost span have arrived when it is rebuilt."""
+        from collections import deque
+
         dec = self.decoder
+        ahead = 0
+        if dec.recovery is not None:
+            from mlcodec.codec.feature_redundancy import lookahead_packets
+
+            ahead = lookahead_packets(self.info.redundancy_ms, self.info.frame_ms)
         per48 = self.info.frame_ms * fmt.GRANULE_PER_SAMPLE * fmt.SAMPLE_RATE // 1000
+        fifo: deque = deque()
+        queued = 0
+        for ev in self._events(per48):
+            if ev[0] == "pkt" and dec.recovery is not None:
+                try:
+                    dec.receive_redundancy(ev[4] // per48, ev[1], offset=ev[2])
+                except CodecError as exc:
+                    self._note(ev[2], exc.reason)
+            fifo.append(ev)
+            queued += ev[0] == "pkt"
+            while fifo and (queued > ahead or ev[0] == "end"):
+                head = fifo.popleft()
+                queued -= head[0] == "pkt"
+                yield from self._unit(head)
+
+    def _unit(self, ev):
+        dec = self.decoder
+        kind = ev[0]
+        if kind in ("final", "end"):
+            yield ev
+        elif kind == "gap":
+            _, n48, pos, new_page = ev
+            if new_page and dec.v2:
+                dec.level = None  # a new page re-sends the level on its first carrier
+            yield self._conceal(n48, pos)
+        else:
+            _, data, off, d, pos = ev
+            try:
+                feats = dec.decode_features(data, offset=off)
+            except CodecError as exc:
+                self._note(off, exc.reason)
+                yield self._conceal(d, pos)
+            else:
+                self.packets += 1
+                if self.features is not None:
+                    self.features.append(feats)
+                yield feats, dec.synthesize(feats)
+
+    def _events(self, per48: int):
+        """The stream as events in time order: ('pkt', data, offset, duration48, position48),
+        ('gap', duration48, position48, new_page), ('final', granule), ('end', granule)."""
         pos = 0            # 48 kHz timeline position of the next audio
         seq = self._seq
         pending: list = []
@@ -350,34 +430,25 @@ class StreamDecoder:
                 self._note(page.offset, f"granule jumps by {(start - pos) / 48000:.0f} s: implausible, not filled")
                 seen_damage += 1
             elif start > pos:
-                if dec.v2:
-                    dec.level = None  # a new page re-sends the level on its first carrier
                 if not gap_seen:
                     self._note(page.offset, f"granule jumps by {(start - pos) / 48:.0f} ms (lost pages)")
                     seen_damage += 1
-                yield self._conceal(start - pos)
+                yield "gap", start - pos, pos, True
                 pos = start
             gap_seen = False
             for (data, off), d in zip(packets, durs):
-                try:
-                    feats = dec.decode_features(data, offset=off)
-                except CodecError as exc:
-                    self._note(off, exc.reason)
-                    seen_damage += 1
-                    yield self._conceal(d)
-                else:
-                    self.packets += 1
-                    if self.features is not None:
-                        self.features.append(feats)
-                    yield feats, dec.synthesize(feats)
+                n_before = len(self.damage)
+                yield "pkt", data, off, d, pos
+                seen_damage += len(self.damage) - n_before
                 pos += d
         if other is not None:
             self._other = other
         yield "end", final
 
-    def _conceal(self, n48: int):
-        frames = max(int(n48) // (fmt.GRANULE_PER_SAMPLE * 160), 0)
-        feats = self.decoder.conceal_features(frames)
+    def _conceal(self, n48: int, pos48: int | None = None):
+        per_frame = fmt.GRANULE_PER_SAMPLE * 160
+        frames = max(int(n48) // per_frame, 0)
+        feats = self.decoder.conceal_features(frames, None if pos48 is None else int(pos48) // per_frame)
         if self.features is not None:
             self.features.append(feats)
         self.concealed += frames * 160
