@@ -24,7 +24,9 @@ def summary(kind: str, st, compiled: bool = False) -> str:
     if kind == "encode":
         return (f"{src} -> {dst}: {st.duration:.2f} s, target {st.bitrate}, "
                 f"{st.frame_ms} ms packets: whole file {st.file_kbps:.2f} kb/s ({st.file_bytes} bytes), "
-                f"payload {st.payload_kbps:.2f} kb/s{speed(st, compiled)}")
+                f"payload {st.payload_kbps:.2f} kb/s"
+                + (f", redundancy {st.redundancy_ms} ms {st.redundancy_kbps:.2f} kb/s"
+                   if getattr(st, "redundancy_ms", 0) else "") + speed(st, compiled))
     return (f"{src} -> {dst}: {st.duration:.2f} s decoded; stream target {st.bitrate or '?'}: "
             f"whole file {st.file_kbps:.2f} kb/s, payload {st.payload_kbps:.2f} kb/s{speed(st, compiled)}")
 

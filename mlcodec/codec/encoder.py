@@ -64,7 +64,7 @@ class Encoder:
             from mlcodec.codec.feature_redundancy import RedundancyWriter
 
             if mode == "cbr":
-                raise CodecError("--redundancy needs VBR (CBR packets all have the same size)")
+                raise CodecError("redundancy needs VBR rate control (CBR packets all have the same size)")
             self._red = RedundancyWriter(self.redundancy_ms, self.frame_ms)
         self.two_pass = bool(two_pass) and mode == "vbr"
         self.nb_levels = int(self.model.nb_levels)

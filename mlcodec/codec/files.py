@@ -31,6 +31,13 @@ class CodingStats:
     bitrate: str = ""
     frame_ms: int = 0
     truncated: bool = False
+    redundancy_ms: int = 0
+    #: Bytes the feature redundancy added (extension payloads and their framing; docs/loss.md s5).
+    redundancy_bytes: int = 0
+
+    @property
+    def redundancy_kbps(self) -> float:
+        return self.redundancy_bytes * 8 / self.duration / 1000 if self.duration else 0.0
 
     @property
     def payload_kbps(self) -> float:
