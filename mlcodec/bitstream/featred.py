@@ -18,7 +18,7 @@ Syntax (``ec_enc_*`` of specs 03; field table in docs/loss.md s5)::
                                voiced     bit_logp(., 1)
                                [pitch]    first voiced chunk: uint(., NPITCH); then laplace(delta)
                                vq         uint(., VQ_SIZES[coarse])
-    ec_enc_done; cut to ceil(tell/8) bytes; trailing zero bytes dropped
+    ec_enc_done; cut to ceil(tell/8) bytes (zeros kept: the length bounds the chunks it can hold)
 """
 from __future__ import annotations
 
@@ -143,7 +143,7 @@ def write_featred(p: RedPayload) -> bytes:
     data = enc.finish()
     if enc.error:  # pragma: no cover - the storage bound makes this unreachable
         raise CodecError("internal error: redundancy payload overflow")
-    return data.rstrip(b"\0")
+    return data
 
 
 def parse_featred(data: bytes, *, offset: int | None = None) -> RedPayload:
@@ -158,7 +158,6 @@ def parse_featred(data: bytes, *, offset: int | None = None) -> RedPayload:
 
 
 def _parse(data: bytes) -> RedPayload:
-    _check(len(data) > 0, "empty")
     dec = RangeDecoder(data)
     far = dec.uint(MAX_AGE) + 1
     ages = [1] if dec.bit_logp(1) else []

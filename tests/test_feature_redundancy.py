@@ -1,0 +1,199 @@
+"""Feature redundancy (extension 123, docs/loss.md s5): payload round trip and fuzzing, chunk
+ownership, the encoder's bit-exact primary, and recovery of a lost burst against concealment."""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mlcodec.bitstream.featred import (GRADES, MAX_AGE, MAX_CHUNKS, RedChunk, RedGroup, RedPayload, parse_featred,
+                                       write_featred)
+from mlcodec.codec import format as fmt
+from mlcodec.codec.conceal import RepeatFadeConcealer
+from mlcodec.codec.feature_redundancy import (RecoveryStore, RedundancyWriter, lookahead_packets, owned_chunks)
+from mlcodec.errors import CodecError
+
+
+def _chunk(coarse):
+    g = GRADES[coarse]
+    return st.one_of(st.none(), st.builds(RedChunk, st.integers(0, g.nc0 - 1),
+                                          st.one_of(st.none(), st.integers(0, g.npitch - 1)),
+                                          st.integers(0, g.vq - 1)))
+
+
+def _group(coarse):
+    age = st.just(1) if not coarse else st.integers(2, MAX_AGE)
+    return st.builds(RedGroup, age, st.just(coarse), st.lists(_chunk(coarse), max_size=MAX_CHUNKS).map(tuple))
+
+
+payloads = st.builds(lambda f, c: RedPayload(tuple(x for x in (f, c) if x is not None)),
+                     st.one_of(st.none(), _group(False)), st.one_of(st.none(), _group(True)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(payloads)
+def test_payload_round_trip(p):
+    """Any valid payload parses back to itself (deltas that the Laplace coder cannot hold
+    raise CodecError at write time, never silently change)."""
+    try:
+        data = write_featred(p)
+    except CodecError as exc:
+        assert "too large" in exc.reason
+        return
+    assert parse_featred(data) == p
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.binary(max_size=64), st.integers(0, 200))
+def test_hostile_payloads_give_one_line_errors(data, packet):
+    """Arbitrary bytes: a payload or a one-line CodecError, in the parser and in the store."""
+    store = RecoveryStore(120)
+    for f in (lambda: parse_featred(data, offset=7), lambda: store.add(packet, data, offset=7)):
+        try:
+            f()
+        except CodecError as exc:
+            assert "\n" not in str(exc) and exc.offset == 7
+
+
+@pytest.mark.parametrize("lpp", [1, 2, 3, 4, 5, 6])
+def test_every_chunk_has_one_owner(lpp):
+    seen = [k for q in range(90) for k in owned_chunks(q, lpp)]
+    assert seen == list(range(len(seen))) and len(seen) >= 90 * lpp // 2 - 3
+    assert all(len(owned_chunks(q, lpp)) <= MAX_CHUNKS for q in range(90))
+
+
+def test_writer_store_round_trip_on_synthetic_features():
+    """What the writer sends comes back from the store for every active chunk, at the right
+    place: a chunk's level and envelope match its own 4 frames' means within the quantizer."""
+    rng = np.random.default_rng(1)
+    n_lat = 60
+    feats = np.zeros((2 * n_lat, 20), np.float32)
+    feats[:, 0] = np.repeat(5 + 4 * np.sin(0.3 * np.arange(n_lat // 2)), 4)   # a level per chunk
+    feats[:, 1:18] = np.repeat(rng.normal(0, 0.5, (n_lat // 2, 17)), 4, axis=0)
+    feats[:, 18], feats[:, 19] = 0.2, 0.4
+    coded = np.ones(n_lat, bool)
+    coded[20:26] = False        # chunks 10..12: DTX, nothing is sent
+    for frame_ms in (20, 60, 120):
+        lpp = frame_ms // 20
+        w, store = RedundancyWriter(500, frame_ms), RecoveryStore(frame_ms)
+        for q in range(n_lat // lpp):
+            sl = slice(q * lpp, (q + 1) * lpp)
+            store.add(q, w.push(feats[2 * sl.start:2 * sl.stop], coded[sl]))
+        f, have = store.features_for_missing(0, 2 * n_lat)
+        chunks = have.reshape(-1, 4).all(1)
+        assert not chunks[10:13].any() and chunks[:8].all()
+        for k in np.flatnonzero(chunks):
+            assert abs(f[4 * k:4 * k + 4, 0].mean() - feats[4 * k, 0]) <= 0.6   # fine step 1.0, interpolated
+            assert f[4 * k, 18] == pytest.approx(0.2, abs=1 / 24 + 1e-6)
+
+
+def _encode(x, **kw):
+    from mlcodec.codec.encoder import encode_stream
+
+    b = io.BytesIO()
+    enc = encode_stream([x], b, serial=1, **kw)
+    return b.getvalue(), enc
+
+
+def _packets(data):
+    from mlcodec.containers.oggopus import read_ogg_opus
+
+    return [p.data for p in read_ogg_opus(io.BytesIO(data)).packets()]
+
+
+@pytest.fixture(scope="module")
+def speech():
+    from mlcodec.dsp.audio import read_audio
+    from pathlib import Path
+
+    import mlcodec
+
+    return read_audio(Path(mlcodec.__file__).parent / "samples" / "sample.flac") * 32768
+
+
+@pytest.mark.parametrize("frame_ms", [120, 20])
+def test_primary_bit_exact_with_redundancy(speech, frame_ms):
+    """0 % loss: every primary payload (ID 122), the DTX pattern and the decoded audio are the
+    same with and without redundancy; the tag tells the decoder the setting."""
+    from mlcodec.codec.decoder import StreamDecoder
+
+    plain, _ = _encode(speech, frame_ms=frame_ms)
+    red, enc = _encode(speech, frame_ms=frame_ms, redundancy_ms=500)
+    a, b = _packets(plain), _packets(red)
+    assert len(a) == len(b) and enc.redundancy_bytes > 0
+    assert [fmt.carrier_payload(p) for p in a] == [fmt.carrier_payload(p) for p in b]
+    assert any(fmt.redundancy_payload(p) for p in b) and not any(fmt.redundancy_payload(p) for p in a)
+    outs = []
+    for data in (plain, red):
+        sd = StreamDecoder(io.BytesIO(data), vocoder="reference")
+        outs.append((np.concatenate(list(sd)), sd.truncated, sd.info.redundancy_ms))
+    assert np.array_equal(outs[0][0], outs[1][0]) and outs[0][1] is None and outs[1][1] is None
+    assert (outs[0][2], outs[1][2]) == (0, 500)
+
+
+def _decode_with_loss(data, lost):
+    """Features of a stream decoded with the packets in ``lost`` missing (as a lossy link
+    delivers it: the decoder sees a gap and never their redundancy)."""
+    from mlcodec.codec.decoder import StreamDecoder
+
+    sd = StreamDecoder(io.BytesIO(data), vocoder="reference", keep_features=True)
+    events = sd._events
+    state = {"i": 0}
+
+    def lossy(per48):
+        for ev in events(per48):
+            if ev[0] == "pkt":
+                i = state["i"]
+                state["i"] += 1
+                if i in lost:
+                    yield "gap", ev[3], ev[4], False
+                    continue
+            yield ev
+
+    sd._events = lossy
+    list(sd)
+    return np.concatenate(sd.features)
+
+
+@pytest.mark.parametrize("frame_ms,burst", [(120, range(10, 13)), (20, range(60, 80))])
+def test_recovery_beats_concealment(speech, frame_ms, burst):
+    """A lost burst (360 / 400 ms) is rebuilt from the redundancy that arrived after it:
+    closer to the no-loss decode's features than concealment alone, and outside the burst
+    nothing changes."""
+    plain, _ = _encode(speech, frame_ms=frame_ms)
+    red, _ = _encode(speech, frame_ms=frame_ms, redundancy_ms=500)
+    ref = _decode_with_loss(red, set())
+    lost = set(burst)
+    rec, con = _decode_with_loss(red, lost), _decode_with_loss(plain, lost)
+    fr = slice(2 * frame_ms // 20 * burst.start, 2 * frame_ms // 20 * burst.stop)
+    assert np.array_equal(rec[:fr.start], ref[:fr.start])
+    err_rec = np.sqrt(((rec[fr, :18] - ref[fr, :18]) ** 2).mean())
+    err_con = np.sqrt(((con[fr, :18] - ref[fr, :18]) ** 2).mean())
+    assert err_rec < 0.6 * err_con, (err_rec, err_con)
+
+
+def test_lookahead_covers_the_far_copy():
+    assert lookahead_packets(0, 120) == 0
+    assert lookahead_packets(500, 120) == 5          # coarse copy 5 packets (600 ms) later
+    assert lookahead_packets(500, 20) == 25 + 5      # + the span of 6 packets
+    with pytest.raises(CodecError):
+        RedundancyWriter(1041, 120)
+
+
+def test_concealer_continues_from_recovered_frames():
+    """Frames the store lacks are concealed from the recovered ones before them."""
+    from mlcodec.codec.decoder import Decoder
+
+    class _Store:
+        def features_for_missing(self, frame, n):
+            f = np.full((n, 20), 3.0, np.float32)
+            have = np.arange(n) < 4
+            return f, have
+
+    dec = Decoder.__new__(Decoder)
+    dec.concealer, dec.recovery, dec._fade = RepeatFadeConcealer(), _Store(), 0
+    out = dec.conceal_features(8, at=0)
+    assert np.all(out[:4] == 3.0) and out[4, 1] == 3.0 and out[4, 0] < 3.0   # repeated shape, fading level
