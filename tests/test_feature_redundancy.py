@@ -111,7 +111,7 @@ def speech():
 
     import mlcodec
 
-    return read_audio(Path(mlcodec.__file__).parent / "samples" / "sample.flac") * 32768
+    return read_audio(Path(mlcodec.__file__).parent / "samples" / "sample.flac")
 
 
 @pytest.mark.parametrize("frame_ms", [120, 20])

@@ -50,13 +50,20 @@ def load_codebook(data: bytes | None = None) -> dict:
 
 def coverage_ages(redundancy_ms: int, frame_ms: int) -> tuple[int, ...]:
     """Ages (packets back) of the copies each packet carries: 1 (fine) and ``ceil(ms / frame)``
-    (coarse) when that is older; () when off."""
+    (coarse; for 20, 40 and 60 ms packets rounded up to 1 + whole 120 ms spans) when that is
+    older; () when off."""
     ms = int(redundancy_ms)
     if not 0 <= ms <= MAX_REDUNDANCY_MS:
         raise CodecError(f"redundancy {ms} ms outside 0..{MAX_REDUNDANCY_MS}")
     if ms == 0:
         return ()
     d = -(-ms // int(frame_ms))
+    lpp = int(frame_ms) // 20
+    if lpp < SPAN and SPAN % lpp == 0 and d > 1:
+        # short packets: the coarse copy rides in the same packet as the fine one (one
+        # extension per span), so its age is 1 + a whole number of spans
+        per = SPAN // lpp
+        d = 1 + -(-(d - 1) // per) * per
     return (1,) if d <= 1 else (1, d)
 
 
