@@ -79,28 +79,16 @@ def recovery(data, frame_ms, burst_ms, concealers):
     for s in starts:
         a, n = s * fpp, nb * fpp
         truth = ref[a:a + n]
-        rec, have = store.features_for_missing(a, n)
+        have = store.features_for_missing(a, n)[1]
         rows = {}
         for name, make in concealers.items():
             c = make()
             c.observe(ref[:a])
             con = np.asarray(c.conceal(n), np.float32)
             rows[name] = con
-            mixed = con.copy()
-            # what the decoder does: rebuilt frames, the concealer's elsewhere
             c2 = make()
             c2.observe(ref[:a])
-            i = 0
-            while i < n:
-                j = i + 1
-                while j < n and have[j] == have[i]:
-                    j += 1
-                if have[i]:
-                    mixed[i:j] = rec[i:j]
-                    c2.observe(rec[i:j])
-                else:
-                    mixed[i:j] = c2.conceal(j - i)
-                i = j
+            mixed = store.rebuild(a, n, c2)   # what the decoder does
             rows[f"redundancy + {name}"] = mixed
         for name, est in rows.items():
             e = _errors(est, truth)

@@ -184,16 +184,14 @@ def test_lookahead_covers_the_far_copy():
 
 
 def test_concealer_continues_from_recovered_frames():
-    """Frames the store lacks are concealed from the recovered ones before them."""
-    from mlcodec.codec.decoder import Decoder
-
-    class _Store:
+    """Frames the store lacks are concealed from the rebuilt ones before them."""
+    class _Store(RecoveryStore):
         def features_for_missing(self, frame, n):
-            f = np.full((n, 20), 3.0, np.float32)
-            have = np.arange(n) < 4
-            return f, have
+            return np.full((n, 20), 3.0, np.float32), np.arange(n) < 4
 
-    dec = Decoder.__new__(Decoder)
-    dec.concealer, dec.recovery, dec._fade = RepeatFadeConcealer(), _Store(), 0
-    out = dec.conceal_features(8, at=0)
-    assert np.all(out[:4] == 3.0) and out[4, 1] == 3.0 and out[4, 0] < 3.0   # repeated shape, fading level
+    c = RepeatFadeConcealer()
+    c.observe(np.zeros((1, 20), np.float32))
+    out = _Store(120).rebuild(0, 8, c)
+    # the first two rebuilt frames lean on the concealer's prediction (zeros), 2/3 then 1/3
+    assert np.allclose(out[:2, 1], [1.0, 2.0]) and np.all(out[2:4] == 3.0)
+    assert out[4, 1] == 3.0 and out[4, 0] < 3.0   # then concealed: repeated shape, fading level

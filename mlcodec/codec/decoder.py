@@ -151,26 +151,11 @@ class Decoder:
 
     def conceal_features(self, frames: int, at: int | None = None) -> np.ndarray:
         """Features for ``frames`` lost 10 ms frames starting at frame ``at``: rebuilt from the
-        redundancy received where it covers them, the concealer's elsewhere (it observes the
-        rebuilt frames); then fade back in."""
+        redundancy received where it covers them, the concealer's elsewhere; then fade back in."""
         self._fade = CROSSFADE_FRAMES
-        frames = int(frames)
-        if at is None or self.recovery is None:
-            return np.asarray(self.concealer.conceal(frames), np.float32).reshape(-1, 20)
-        rec, have = self.recovery.features_for_missing(at, frames)
-        out = np.empty((frames, 20), np.float32)
-        i = 0
-        while i < frames:
-            j = i + 1
-            while j < frames and have[j] == have[i]:
-                j += 1
-            if have[i]:
-                out[i:j] = rec[i:j]
-                self.concealer.observe(rec[i:j])
-            else:
-                out[i:j] = np.asarray(self.concealer.conceal(j - i), np.float32).reshape(-1, 20)
-            i = j
-        return out
+        if at is not None and self.recovery is not None:
+            return self.recovery.rebuild(int(at), int(frames), self.concealer)
+        return np.asarray(self.concealer.conceal(int(frames)), np.float32).reshape(-1, 20)
 
     def synthesize(self, feats: np.ndarray) -> np.ndarray:
         """Audio for features, through the (stateful) vocoder."""
