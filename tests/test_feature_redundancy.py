@@ -195,3 +195,84 @@ def test_concealer_continues_from_recovered_frames():
     # the first two rebuilt frames lean on the concealer's prediction (zeros), 2/3 then 1/3
     assert np.allclose(out[:2, 1], [1.0, 2.0]) and np.all(out[2:4] == 3.0)
     assert out[4, 1] == 3.0 and out[4, 0] < 3.0   # then concealed: repeated shape, fading level
+
+
+def _cli(*args, cwd):
+    """This checkout's CLI in a subprocess (its cli/ folder first on the path)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = str(Path(__file__).resolve().parent.parent)
+    code = f"import sys; sys.path.insert(0, {root!r}); from cli.main import main; main()"
+    import os
+
+    env = {**os.environ, "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True, cwd=cwd,
+                          env=env)
+
+
+def test_cli_encode_redundancy_inspect_and_decode(speech, tmp_path):
+    """encode --redundancy reports its share; inspect-extensions decodes ID 123 in JSON (groups,
+    ages, carried ms) the same in the reference and batched paths; decode plays it."""
+    import json
+
+    import soundfile as sf
+
+    wav = tmp_path / "in.wav"
+    sf.write(wav, (speech[:48000] / 32768).astype(np.float32), 16000, subtype="PCM_16")
+    r = _cli("encode", "--redundancy", "500", wav, tmp_path / "r.opus", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "redundancy 500 ms" in r.stdout + r.stderr
+    r = _cli("encode", "--redundancy", "2000", wav, tmp_path / "x.opus", cwd=tmp_path)
+    assert r.returncode != 0 and "Traceback" not in r.stderr and not (tmp_path / "x.opus").exists()
+    r = _cli("inspect-extensions", "--json", tmp_path / "r.opus", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    objs = [e["redundancy"] for line in r.stdout.splitlines() if line.startswith("{")
+            for e in json.loads(line).get("extensions") or [] if e["id"] == 123]
+    assert objs and all("error" not in o for o in objs)
+    assert {g["age"] for o in objs for g in o["groups"]} == {1, 5}      # 120 ms packets, 500 ms: 600 ms back
+    assert max(o["carried_ms"] for o in objs) == 240                      # 3 chunks twice
+    r = _cli("inspect-extensions", tmp_path / "r.opus", cwd=tmp_path)
+    words = " ".join(r.stdout.split())   # the table wraps to the terminal's width
+    assert "mlcodec redundancy" in words and "coarse age 5" in words
+    from mlcodec.containers.detect import open_input
+    from mlcodec.inspect import batch
+    from mlcodec.inspect.reference import inspect_input
+
+    with open_input(tmp_path / "r.opus") as inp:
+        ref = "".join(rep.to_json() + "\n" for rep in inspect_input(inp))
+    with open_input(tmp_path / "r.opus") as inp:
+        assert "".join(batch.iter_json(inp)) == ref
+    r = _cli("decode", "--vocoder", "reference", tmp_path / "r.opus", tmp_path / "r.wav", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert sf.info(tmp_path / "r.wav").frames == 48000
+
+
+def test_hostile_redundancy_in_a_stream_is_noted_not_fatal(speech):
+    """A packet whose ID-123 payload is garbage: the primary still decodes in full and the
+    damage is one line naming the packet's offset."""
+    from mlcodec.codec.decoder import StreamDecoder
+    from mlcodec.containers.oggopus import OggOpusWriter, read_ogg_opus
+
+    data, _ = _encode(speech, redundancy_ms=500)
+    rd = read_ogg_opus(io.BytesIO(data))
+    pk = list(rd.packets())
+
+    def remux(bad: int | None) -> bytes:
+        out = io.BytesIO()
+        w = OggOpusWriter(out, channels=1, input_sample_rate=16000, pre_skip=rd.head.pre_skip, serial=1,
+                          tags=list(rd.tags.comments), output_gain=rd.head.output_gain)
+        for i, p in enumerate(pk):
+            d = p.data
+            if i == bad:
+                d = fmt.add_redundancy(fmt.build_codec_packet(fmt.carrier_payload(d)[1], 120), b"\xff" * 40, 120)
+            w.write_packet(d)
+        w.close(final_granule=pk[-1].granule)
+        return out.getvalue()
+
+    good = np.concatenate(list(StreamDecoder(io.BytesIO(remux(None)), vocoder="reference")))
+    sd = StreamDecoder(io.BytesIO(remux(6)), vocoder="reference")
+    bad = np.concatenate(list(sd))
+    assert np.array_equal(good, bad)
+    assert sd.truncated and "redundancy" in sd.truncated and "\n" not in sd.truncated
