@@ -36,14 +36,8 @@ payloads = st.builds(lambda f, c: RedPayload(tuple(x for x in (f, c) if x is not
 @settings(max_examples=300, deadline=None)
 @given(payloads)
 def test_payload_round_trip(p):
-    """Any valid payload parses back to itself (deltas that the Laplace coder cannot hold
-    raise CodecError at write time, never silently change)."""
-    try:
-        data = write_featred(p)
-    except CodecError as exc:
-        assert "too large" in exc.reason
-        return
-    assert parse_featred(data) == p
+    """Any valid payload parses back to itself (every index delta fits the Laplace coder)."""
+    assert parse_featred(write_featred(p)) == p
 
 
 @settings(max_examples=1500, deadline=None)
@@ -87,7 +81,7 @@ def test_writer_store_round_trip_on_synthetic_features():
         assert not chunks[10:13].any() and chunks[:8].all()
         for k in np.flatnonzero(chunks):
             assert abs(f[4 * k:4 * k + 4, 0].mean() - feats[4 * k, 0]) <= 0.6   # fine step 1.0, interpolated
-            assert f[4 * k, 18] == pytest.approx(0.2, abs=1 / 24 + 1e-6)
+            assert f[4 * k, 18] == pytest.approx(0.2, abs=1 / 20 + 1e-6)
 
 
 def _encode(x, **kw):

@@ -54,7 +54,7 @@ class Grade:
 
 #: fine (the next packet's copy) and coarse (the old copy); the steps are in feature_redundancy.
 GRADES = {
-    False: Grade("fine", 32, 37, VQ_SIZES[0], (9000, 10000), (15000, 9000)),
+    False: Grade("fine", 32, 31, VQ_SIZES[0], (9000, 10000), (15000, 9000)),
     True: Grade("coarse", 16, 19, VQ_SIZES[1], (15000, 6000), (19500, 7000)),
 }
 

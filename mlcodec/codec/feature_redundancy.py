@@ -27,7 +27,7 @@ VOICED_CORR = 0.1        # a frame is voiced when its correlation feature exceed
 C0_MIN, PITCH_MIN = -12.0, -1.5
 #: Quantizer steps per grade (False = fine, True = coarse): c0 units (1 = ~2.4 dB), pitch octaves.
 C0_STEP = {False: 1.0, True: 2.0}
-PITCH_STEP = {False: 1 / 12, True: 1 / 6}
+PITCH_STEP = {False: 1 / 10, True: 1 / 6}
 #: ``--redundancy`` range (ms of history; 0 = off).
 MAX_REDUNDANCY_MS = 1040
 #: Rebuilt frames blended from the concealer's prediction at the start of a gap.
