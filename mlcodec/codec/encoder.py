@@ -353,10 +353,18 @@ def _writer(out, enc, serial, tags=()):
                          output_gain=OUTPUT_GAIN, max_page_samples=page, page_bytes=16384)
 
 
-def header_size(enc: Encoder, tags: Iterable[str] = ()) -> int:
-    """Bytes of the OpusHead and OpusTags pages ``enc``'s stream will have."""
+def header_size(enc: Encoder, tags: Iterable[str] = (), *, redundancy: bool = True) -> int:
+    """Bytes of the OpusHead and OpusTags pages ``enc``'s stream will have (``redundancy=False``:
+    as if it had none, the size the rate control charges, so that the primary stream is the
+    same with and without redundancy)."""
     buf = io.BytesIO()
-    _writer(buf, enc, 0, tags)
+    ms = enc.redundancy_ms
+    if not redundancy:
+        enc.redundancy_ms = 0
+    try:
+        _writer(buf, enc, 0, tags)
+    finally:
+        enc.redundancy_ms = ms
     return len(buf.getvalue())
 
 
@@ -386,7 +394,7 @@ def encode_stream(chunks: Iterable[np.ndarray], out: BinaryIO, *, model=None, bi
     else:
         enc = Encoder(model, bitrate=bitrate, frame_ms=frame_ms, fixed_point=fixed_point, mode=mode,
                       two_pass=two_pass, dtx=dtx, redundancy_ms=redundancy_ms)
-        hb = header_size(enc, tags)
+        hb = header_size(enc, tags, redundancy=False)  # redundancy rides on top of the target
         enc.header_bytes = hb
         enc._bucket.debt = float(hb)
     hold = _HoldHeaders(out)
