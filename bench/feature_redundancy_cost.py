@@ -5,7 +5,8 @@ speaker-disjoint evaluation files (bench/eval_subset.py ``eval_files``).
 
 Cost: every file is encoded as ``mlcodec encode`` does (two-pass, settings tag, 3k by default)
 with and without redundancy; the cost is the whole-file bytes difference x 8 / duration, summed
-over the files (headers and Ogg framing included), for 120 and 20 ms packets.
+over the files (headers and Ogg framing included), for 120 and 20 ms packets. Every primary
+payload is checked to be the same as without redundancy (``primary_identical``).
 
 Recovery: on each file's no-loss decode (3k, 120 ms / 20 ms packets, 500 ms of redundancy) a
 burst of B ms is lost every second (after >= 400 ms of history, on packet boundaries); the lost
@@ -40,6 +41,14 @@ def _encode(x, frame_ms, ms, bitrate):
     b = io.BytesIO()
     enc = encode_chunks([x], b, bitrate=bitrate, frame_ms=frame_ms, redundancy_ms=ms)
     return b.getvalue(), enc
+
+
+def _primary(data):
+    """The primary payloads (ID 122, or None for DTX) of a stream's packets."""
+    from mlcodec.codec import format as fmt
+    from mlcodec.containers.oggopus import read_ogg_opus
+
+    return [fmt.carrier_payload(p.data) for p in read_ogg_opus(io.BytesIO(data)).packets()]
 
 
 def _errors(est, ref):
@@ -125,6 +134,11 @@ def main() -> int:
         for fm in (120, 20):
             for ms in HIST_MS:
                 data, enc = _encode(x, fm, ms, args.bitrate)
+                prim = _primary(data)
+                if ms == 0:
+                    base_prim = prim
+                elif prim != base_prim:
+                    res.setdefault("primary_differs", []).append([f.name, fm, ms])
                 sizes[(fm, ms)] = sizes.get((fm, ms), 0) + len(data)
                 red[(fm, ms)] = red.get((fm, ms), 0) + enc.redundancy_bytes
                 if ms == 500:
@@ -148,6 +162,7 @@ def main() -> int:
         res["recovery"].append({"frame_ms": fm, "burst_ms": b, "method": name, "frames": int(a["frames"]),
                                 "ceps_rmse": float(np.sqrt(a["ceps_sq"] / (17 * a["frames"]))),
                                 "c0_mae": a["c0_abs"] / a["frames"], "pitch_cents": a["cents"] / max(a["voiced"], 1)})
+    res["primary_identical"] = not res.get("primary_differs")
     res["duration_s"] = dur
     res["seconds"] = time.time() - t0
     text = json.dumps(res, indent=1)
