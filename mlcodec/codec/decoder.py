@@ -253,6 +253,7 @@ class StreamDecoder:
         self.packets = 0
         self.concealed = 0  # 16 kHz samples' worth of concealed audio (before trimming)
         self.truncated: str | None = None
+        self._packet_notes = 0
         self.features: list[np.ndarray] | None = [] if keep_features else None
         self._done = False
 
@@ -313,6 +314,15 @@ class StreamDecoder:
     def _note(self, offset, why: str) -> None:
         self.damage.append((offset, why))
 
+    def _note_packet(self, offset, why: str) -> None:
+        """Damage inside a packet that arrived (not lost pages): the page reader does not
+        count it as a gap (:meth:`_page_damage`), however far behind reading it is decoded."""
+        self._note(offset, why)
+        self._packet_notes += 1
+
+    def _page_damage(self) -> int:
+        return len(self.damage) - self._packet_notes
+
     def _units(self):
         """(features, audio) of every packet and concealed gap in time order, then the
         stream's end: yields ('end', final_granule or None). With feature redundancy the
@@ -334,7 +344,7 @@ class StreamDecoder:
                 try:
                     dec.receive_redundancy(ev[4] // per48, ev[1], offset=ev[2])
                 except CodecError as exc:
-                    self._note(ev[2], exc.reason)
+                    self._note_packet(ev[2], exc.reason)
             fifo.append(ev)
             queued += ev[0] == "pkt"
             while fifo and (queued > ahead or ev[0] == "end"):
@@ -357,7 +367,7 @@ class StreamDecoder:
             try:
                 feats = dec.decode_features(data, offset=off)
             except CodecError as exc:
-                self._note(off, exc.reason)
+                self._note_packet(off, exc.reason)
                 yield self._conceal(d, pos)
             else:
                 self.packets += 1
@@ -372,7 +382,7 @@ class StreamDecoder:
         seq = self._seq
         pending: list = []
         gap_seen = False   # damage since the last page that decoded
-        seen_damage = len(self.damage)
+        seen_damage = self._page_damage()
         final = None
         other = None
         for page in self._pages:
@@ -382,9 +392,9 @@ class StreamDecoder:
                 continue
             if final is not None:
                 continue
-            if len(self.damage) > seen_damage:
+            if self._page_damage() > seen_damage:
                 gap_seen = True
-                seen_damage = len(self.damage)
+                seen_damage = self._page_damage()
             if page.sequence != seq + 1:
                 if not gap_seen:
                     self._note(page.offset, f"page sequence jumps from {seq} to {page.sequence} (lost pages)")
@@ -422,9 +432,7 @@ class StreamDecoder:
                 pos = start
             gap_seen = False
             for (data, off), d in zip(packets, durs):
-                n_before = len(self.damage)
                 yield "pkt", data, off, d, pos
-                seen_damage += len(self.damage) - n_before
                 pos += d
         if other is not None:
             self._other = other
