@@ -35,9 +35,11 @@ def loss(st) -> str:
     lost, ms = getattr(st, "lost_packets", 0), getattr(st, "concealed_ms", 0.0)
     if not lost and not ms:
         return ""
-    total = st.packets + lost
+    more = getattr(st, "unlevelled_packets", 0)
+    total = st.packets + lost + more
     rate = f" ({100 * lost / total:.1f} %)" if total else ""
-    return f"; simulated loss: {lost} of {total} packets{rate}, {ms:.0f} ms concealed"
+    extra = f" (and {more} that lost their level with it)" if more else ""
+    return f"; simulated loss: {lost} of {total} packets{rate}{extra}, {ms:.0f} ms concealed"
 
 
 def total(stats) -> str | None:

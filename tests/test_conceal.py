@@ -43,7 +43,7 @@ def test_make_concealer():
     from mlcodec.codec.plc import NeuralConcealer
 
     n = make_concealer(None)
-    assert isinstance(n, NeuralConcealer) and n.hold_pitch == C.HOLD_PITCH_FRAMES
+    assert isinstance(n, NeuralConcealer) and n.hold_pitch == C.HOLD_PITCH_FRAMES and n.quiet_c0 == C.QUIET_C0
     assert isinstance(make_concealer("neural"), NeuralConcealer)
     assert isinstance(make_concealer("repeat"), RepeatFade)
     r = RepeatFade()
@@ -67,6 +67,25 @@ def test_neural_holds_pitch_for_the_first_frames():
     assert np.all(y[:2, 18] == np.float32(0.3))
     np.testing.assert_array_equal(y[2:], x[2:])
     np.testing.assert_array_equal(y[:2, :18], x[:2, :18])
+
+
+def test_neural_stays_quiet_after_silence():
+    """From silence-level frames the predictor alone ramps up (it has seen pauses before
+    speech); with quiet_c0 the gap stays at the last level, speech gaps are not touched."""
+    from mlcodec.codec.plc import NeuralConcealer
+
+    quiet = np.zeros((30, NB_FEATURES), np.float32)
+    quiet[:, 0] = -11.5
+    a, b = NeuralConcealer(), NeuralConcealer(quiet_c0=C.QUIET_C0)
+    a.observe(quiet)
+    b.observe(quiet)
+    x, y = a.conceal(12), b.conceal(12)
+    assert np.all(y[:, 0] <= -11.5) and np.array_equal(y[:, 1:], x[:, 1:])
+    loud = quiet.copy()
+    loud[:, 0] = 6.0
+    a.observe(loud)
+    b.observe(loud)
+    assert np.array_equal(a.conceal(5), b.conceal(5))
 
 
 def test_crossfade_ramps_from_concealed_to_decoded():

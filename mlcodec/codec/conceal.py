@@ -39,6 +39,9 @@ CONCEALERS = ("neural", "repeat")
 #: Frames at the start of a gap for which the decoder's neural concealer keeps the last good
 #: pitch (its prediction regresses to the mean; 2 measured best, docs/loss.md s3).
 HOLD_PITCH_FRAMES = 2
+#: A gap after a frame quieter than this c0 (near silence: a pause) is never concealed louder
+#: than that frame: the predictor would otherwise invent a speech onset (docs/loss.md s2).
+QUIET_C0 = -7.0
 
 
 @runtime_checkable
@@ -103,8 +106,8 @@ class RepeatFade:
 
 def make_concealer(kind=None) -> Concealer:
     """A concealer by name (``"neural"``, the default for None: the shipped predictor holding
-    the pitch for :data:`HOLD_PITCH_FRAMES` frames; or ``"repeat"``); an object with the
-    :class:`Concealer` methods is returned as it is."""
+    the pitch for :data:`HOLD_PITCH_FRAMES` frames and quiet after :data:`QUIET_C0`; or
+    ``"repeat"``); an object with the :class:`Concealer` methods is returned as it is."""
     if kind is None:
         kind = CONCEALERS[0]
     if not isinstance(kind, str):
@@ -115,7 +118,7 @@ def make_concealer(kind=None) -> Concealer:
     if k == "neural":
         from mlcodec.codec.plc import NeuralConcealer
 
-        return NeuralConcealer(hold_pitch=HOLD_PITCH_FRAMES)
+        return NeuralConcealer(hold_pitch=HOLD_PITCH_FRAMES, quiet_c0=QUIET_C0)
     if k in ("repeat", "repeat-fade"):
         return RepeatFade()
     raise CodecError(f"unknown concealment {kind!r} (choose {', '.join(CONCEALERS)})")

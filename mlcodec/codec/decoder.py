@@ -65,6 +65,7 @@ class Decoder:
         self._sid: np.ndarray | None = None  # last coded latent (format 2 DTX repeats it)
         self._sid_level = 0
         self._fade = 0  # frames still to cross-fade after a concealment
+        self._pause = False  # the last packet read ended in a DTX latent (format 2)
         self.packets_in = 0
         self.payload_bytes = 0
         self.last_levels: np.ndarray = np.zeros(0, np.int32)
@@ -88,6 +89,7 @@ class Decoder:
             self.payload_bytes += len(payload)
         else:
             n, payload = fmt.carrier_payload(packet, offset=offset)
+            self._pause = False
             if payload is None:
                 rows = [None] * n
             else:
@@ -96,6 +98,7 @@ class Decoder:
                 self.payload_bytes += len(payload)
             if self.level is None:
                 raise CodecError("DTX packet before any level is known (after damage)", offset=offset)
+            self._pause = rows[-1] is None  # the packet ends in a DTX latent: the stream is in a pause
             q, lv = [], []
             for r in rows:
                 if r is not None:
@@ -156,20 +159,20 @@ class Decoder:
         return feats
 
     def bridge_dtx(self, frames: int, next_packet: bytes | None, *, offset: int | None = None) -> np.ndarray | None:
-        """Features of a gap followed by an all-DTX packet (format 2), decoded as DTX latents.
-        The next packet repeats the last coded latent, which is what lost DTX packets
-        repeated too: losing packets of a pause gives the no-loss output, bit for bit. (Were
-        the lost packets coded, the next packet repeats a latent we lack either way; the
-        decoder then goes on from the one it has.) None when the gap is not in a pause."""
-        if not (self.v2 and next_packet is not None and self._sid is not None
-                and self.level is not None and frames % 2 == 0):
+        """Features of a gap in a DTX pause (format 2: the packet before it ends in a DTX
+        latent or ``next_packet`` is all DTX), decoded as DTX latents. They repeat the last coded latent, which is what
+        lost DTX packets repeated too: losing packets of a pause gives the no-loss output, bit
+        for bit. (Were some lost packets coded, e.g. a speech onset, the concealer would have
+        nothing to predict them from either; and the next DTX packet repeats a latent we lack
+        anyway.) None when the gap is not in a pause."""
+        if not (self.v2 and self._sid is not None and self.level is not None and frames % 2 == 0):
             return None
-        try:
-            payload = fmt.carrier_payload(next_packet, offset=offset)[1]
-        except CodecError:
-            return None
-        if payload is not None:
-            return None
+        if not self._pause:
+            try:
+                if next_packet is None or fmt.carrier_payload(next_packet, offset=offset)[1] is not None:
+                    return None
+            except CodecError:
+                return None
         n = frames // 2
         feats = self.features_of_codes(np.repeat(self._sid[None, :], n, 0), np.full(n, self._sid_level, np.int32))
         self.concealer.observe(feats)
@@ -282,6 +285,7 @@ class StreamDecoder:
         self.packets = 0
         self.concealed = 0  # 16 kHz samples' worth of filled gaps (before trimming)
         self.lost = 0       # audio packets dropped by the loss model
+        self.unlevelled = 0  # packets undecodable because a dropped packet carried the first level
         self.loss = loss
         if loss is not None:
             loss.reset()    # every decode draws the model's flags from its first packet
@@ -359,6 +363,7 @@ class StreamDecoder:
         final = None
         other = None
         gap = 0            # 48 kHz units of missing audio not filled yet (filled before the next packet)
+        level_lost = False  # a simulated loss took the packet that would have set the level
         for page in self._pages:
             if page.serial != self.serial:
                 if page.flags & 2 and final is not None and other is None:
@@ -413,6 +418,11 @@ class StreamDecoder:
                 if lost is not None and lost[i]:
                     self.lost += 1
                     gap += d
+                    # Format 2 sends the level on a page's first carrier and on changes; the
+                    # encoder changes it only there, so the level in force stays right. Only
+                    # a lost first level (stream start, after lost pages) leaves it unknown:
+                    # packets are then undecodable until the next level symbol (not damage).
+                    level_lost = level_lost or (dec.v2 and dec.level is None)
                     continue
                 if gap:
                     yield self._fill(gap, data, off)
@@ -420,10 +430,14 @@ class StreamDecoder:
                 try:
                     feats = dec.decode_features(data, offset=off)
                 except CodecError as exc:
-                    self._note(off, exc.reason)
-                    seen_damage += 1
+                    if level_lost and dec.level is None:
+                        self.unlevelled += 1  # a consequence of the simulated loss
+                    else:
+                        self._note(off, exc.reason)
+                        seen_damage += 1
                     gap += d
                 else:
+                    level_lost = False
                     self.packets += 1
                     if self.features is not None:
                         self.features.append(feats)

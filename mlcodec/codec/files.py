@@ -35,6 +35,8 @@ class CodingStats:
     #: audio filled in for all missing packets (lost, damaged or on lost pages)
     lost_packets: int = 0
     concealed_ms: float = 0.0
+    #: decode only: packets undecodable because a lost packet carried the stream's first level
+    unlevelled_packets: int = 0
 
     @property
     def payload_kbps(self) -> float:

@@ -113,13 +113,16 @@ class NeuralConcealer:
     The first concealed frame of a gap is the prediction made from the last good frame; the
     next ones come from feeding lost-frame inputs (all zeros) to the GRUs, as libopus's PLC.
     ``hold_pitch``: the first that many frames of a gap keep the last good frame's pitch
-    (the predictor's pitch regresses to the mean; docs/loss.md s3 measures it).
+    (the predictor's pitch regresses to the mean). ``quiet_c0``: after a good frame whose c0
+    is below it, the gap's c0 stays at most that frame's (no invented onset in a pause).
+    Both off by default; the decoder's concealer sets them (docs/loss.md s3 measures them).
     """
 
-    def __init__(self, weights=None, *, hold_pitch: int = 0):
+    def __init__(self, weights=None, *, hold_pitch: int = 0, quiet_c0: float | None = None):
         ws = weights if isinstance(weights, WeightSet) else load_plc_weights(weights)
         self.model = PLCModel(ws)
         self.hold_pitch = max(int(hold_pitch), 0)
+        self.quiet_c0 = None if quiet_c0 is None else float(quiet_c0)
         self.reset()
 
     def reset(self) -> None:
@@ -147,6 +150,8 @@ class NeuralConcealer:
         out = np.concatenate([self._pred[None, :], preds[:-1]], 0)
         self._pred = preds[-1].copy()
         out = fade_c0(out, self._lost)
+        if self.quiet_c0 is not None and self._last is not None and self._last[0] < self.quiet_c0:
+            out[:, 0] = np.minimum(out[:, 0], self._last[0])  # no onset invented after silence
         held = min(max(self.hold_pitch - self._lost, 0), n)
         if held and self._last is not None:
             out[:held, 18] = self._last[18]

@@ -165,6 +165,7 @@ def decode_file(src, dst, *, rate: int = fmt.SAMPLE_RATE, model=None, vocoder=No
     stats = CodingStats(in_name, stdio.name_of(dst), dec.samples / fmt.SAMPLE_RATE, dec.packets, dec.payload_bytes,
                         reader.n, time.perf_counter() - t0, dec.info.bitrate, dec.info.frame_ms,
                         truncated=dec.truncated is not None, lost_packets=dec.lost,
+                        unlevelled_packets=dec.unlevelled,
                         concealed_ms=dec.concealed / (fmt.SAMPLE_RATE / 1000))
     if dec.truncated:
         err = CodecError(f"truncated or damaged stream ({dec.truncated}); decoded {stats.duration:.2f} s "
