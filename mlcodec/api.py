@@ -219,7 +219,7 @@ def read_codes(src: Source, *, model=None) -> Codes:
     """The quantized latents of an mlcodec stream (range decoding only: no networks run)."""
     with _Opened(src) as o:
         reader, sinfo = read_stream_head(o.f, file=o.name)
-        dec = Decoder(sinfo, load_model(model), vocoder=False)
+        dec = Decoder(sinfo, load_model(model), vocoder=False, concealer="repeat")  # nothing to conceal
         rows, levels, last = [], [], None
         for p in reader.packets():
             last = p
@@ -243,7 +243,7 @@ def decode_codes(codes: Codes, samplerate: int = fmt.SAMPLE_RATE, vocoder: str =
     sinfo = StreamInfo(model_name=codes.model_name, model_checksum=codes.model_checksum, level=level,
                        frame_ms=codes.frame_ms, bitrate=codes.preset, delay=codes.delay, format_version=v)
     dec = Decoder(sinfo, load_model(model), vocoder=make_vocoder(vocoder, fixed_point, codes.preset),
-                  fixed_point=fixed_point)
+                  fixed_point=fixed_point, concealer="repeat")  # codes have no gaps
     q = np.asarray(codes.codes)
     # packet by packet, the latent decoder conditioned on each packet's level (as decode does)
     lpp = max(int(codes.frame_ms) // fmt.LATENT_MS, 1)
