@@ -160,11 +160,11 @@ class Decoder:
 
     def bridge_dtx(self, frames: int, next_packet: bytes | None, *, offset: int | None = None) -> np.ndarray | None:
         """Features of a gap in a DTX pause (format 2: the packet before it ends in a DTX
-        latent or ``next_packet`` is all DTX), decoded as DTX latents. They repeat the last coded latent, which is what
-        lost DTX packets repeated too: losing packets of a pause gives the no-loss output, bit
-        for bit. (Were some lost packets coded, e.g. a speech onset, the concealer would have
-        nothing to predict them from either; and the next DTX packet repeats a latent we lack
-        anyway.) None when the gap is not in a pause."""
+        latent, or ``next_packet`` is all DTX), decoded as DTX latents. They repeat the last
+        coded latent, as the lost DTX packets did: losing packets of a pause gives the no-loss
+        output, bit for bit. (Were some lost packets coded, e.g. a speech onset, the concealer
+        would have nothing to predict them from either, and the next DTX packet repeats a
+        latent we lack anyway.) None when the gap is not in a pause."""
         if not (self.v2 and self._sid is not None and self.level is not None and frames % 2 == 0):
             return None
         if not self._pause:
