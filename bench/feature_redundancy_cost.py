@@ -117,7 +117,7 @@ def main() -> int:
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     from mlcodec.codec.plc import NeuralConcealer
-    from mlcodec.codec.conceal import RepeatFadeConcealer
+    from mlcodec.codec.conceal import RepeatFade
     from mlcodec.dsp.audio import read_audio
 
     files = eval_files(SPEECH)[: args.files]
@@ -127,7 +127,7 @@ def main() -> int:
     sizes: dict = {}
     red: dict = {}
     rec: dict = {}
-    concealers = {"RepeatFade": RepeatFadeConcealer, "NeuralConcealer": NeuralConcealer}
+    concealers = {"RepeatFade": RepeatFade, "NeuralConcealer": NeuralConcealer}
     for f in files:
         x = read_audio(f)
         dur += x.shape[0] / 16000

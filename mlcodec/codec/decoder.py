@@ -1,11 +1,14 @@
 """Streaming decoder: Ogg Opus packets -> payloads -> latents -> features -> audio blocks.
 
 Reads format 2 (per-packet level, DTX latents: the last coded latent is repeated) and format 1.
-Damage (a bad page CRC, garbage, a lost page, a packet that does not decode) costs only the
-damaged span: the page reader resynchronises on the next intact page
-(``containers.resync``), the gap is filled by a :class:`~mlcodec.codec.conceal.Concealer`
-(default: repeat and fade) through the vocoder, so the output length stays exact, and the
-damage is reported once the stream ends (:attr:`StreamDecoder.truncated`).
+Missing packets arrive three ways: damage (a bad page CRC, garbage, a packet that does not
+decode; the page reader resynchronises on the next intact page, ``containers.resync``), lost
+pages (an Ogg granule jump) and simulated loss (a :mod:`mlcodec.codec.loss` model). All three
+take the same path, :meth:`Decoder.fill_gap`, called when the packet after the gap arrives (or
+at the end): a gap in a DTX pause is bridged with the pause's latent, any other gap is filled
+by a :class:`~mlcodec.codec.conceal.Concealer` (default: the neural one) through the vocoder,
+so the output length stays exact, and decoding cross-fades back in. Damage is reported once
+the stream ends (:attr:`StreamDecoder.truncated`); simulated loss is not damage.
 
 Units: :class:`Decoder` and :class:`StreamDecoder` produce **16 kHz mono float32 samples in
 int16 units** (full scale +-32768); the public :func:`mlcodec.decode` returns float [-1, 1].
@@ -17,7 +20,7 @@ from typing import BinaryIO, Iterator
 import numpy as np
 
 from mlcodec.codec import format as fmt
-from mlcodec.codec.conceal import RepeatFadeConcealer, crossfade
+from mlcodec.codec.conceal import NB_FEATURES, crossfade, make_concealer
 from mlcodec.codec.model_io import load_model
 from mlcodec.codec.payload import CodingTables, read_payload, read_payload_v2
 from mlcodec.codec.vocoders import make_vocoder, vocoder_delay
@@ -37,7 +40,8 @@ class Decoder:
     (CodecError otherwise). ``vocoder`` is an object with ``synthesize(features) -> audio``
     (streaming, stateful), a factory returning one, or a name from
     :data:`mlcodec.codec.vocoders.VOCODERS`; by default ``auto``. ``concealer``: a
-    :class:`~mlcodec.codec.conceal.Concealer` for lost packets (default repeat-and-fade).
+    :class:`~mlcodec.codec.conceal.Concealer` for lost packets or a name, ``"neural"`` (the
+    default) or ``"repeat"`` (:func:`~mlcodec.codec.conceal.make_concealer`).
     """
 
     def __init__(self, info: fmt.StreamInfo, model=None, *, vocoder=None, fixed_point: bool = True,
@@ -57,9 +61,8 @@ class Decoder:
                                            fixed_point=fixed_point)
         preset = fmt.nearest_preset(info.bitrate) if info.bitrate else info.bitrate
         self.vocoder = make_vocoder(vocoder, fixed_point, preset) if vocoder is not False else None
-        self.concealer = concealer if concealer is not None else RepeatFadeConcealer()
-        #: Feature redundancy received so far (streams encoded with --redundancy; docs/loss.md s5).
-        self.recovery = None
+        self.concealer = make_concealer(concealer)
+        self.recovery = None  #: feature redundancy received so far (docs/loss.md s5)
         if self.v2 and info.redundancy_ms:
             from mlcodec.codec.feature_redundancy import RecoveryStore
 
@@ -67,6 +70,7 @@ class Decoder:
         self._sid: np.ndarray | None = None  # last coded latent (format 2 DTX repeats it)
         self._sid_level = 0
         self._fade = 0  # frames still to cross-fade after a concealment
+        self._pause = False  # the last packet read ended in a DTX latent (format 2)
         self.packets_in = 0
         self.payload_bytes = 0
         self.last_levels: np.ndarray = np.zeros(0, np.int32)
@@ -90,6 +94,7 @@ class Decoder:
             self.payload_bytes += len(payload)
         else:
             n, payload = fmt.carrier_payload(packet, offset=offset)
+            self._pause = False
             if payload is None:
                 rows = [None] * n
             else:
@@ -98,6 +103,7 @@ class Decoder:
                 self.payload_bytes += len(payload)
             if self.level is None:
                 raise CodecError("DTX packet before any level is known (after damage)", offset=offset)
+            self._pause = rows[-1] is None  # the packet ends in a DTX latent: the stream is in a pause
             q, lv = [], []
             for r in rows:
                 if r is not None:
@@ -143,19 +149,49 @@ class Decoder:
         self.concealer.observe(feats)
         return feats
 
-    def receive_redundancy(self, packet_index: int, packet: bytes, *, offset: int | None = None) -> None:
-        """Keep the feature redundancy of a packet that arrived (call it as packets are read,
-        ahead of decoding them); CodecError when it is invalid (nothing is kept)."""
-        if self.recovery is not None:
-            self.recovery.add(packet_index, fmt.redundancy_payload(packet, offset=offset), offset=offset)
+    def fill_gap(self, frames: int, next_packet: bytes | None = None, *, offset: int | None = None,
+                 at: int | None = None) -> np.ndarray:
+        """Features for ``frames`` missing 10 ms frames starting at frame ``at``, given the packet
+        after the gap (``next_packet``; None at the end of the stream). The one place where gaps
+        are filled, whatever lost them: the feature redundancy received (:attr:`recovery`) where
+        it covers the gap, else :meth:`bridge_dtx` (a gap inside a DTX pause), else
+        :meth:`conceal_features`."""
+        frames = int(frames)
+        if frames <= 0:
+            return np.zeros((0, NB_FEATURES), np.float32)
+        if at is not None and self.recovery is not None and self.recovery.covers(int(at), frames):
+            self._fade = CROSSFADE_FRAMES
+            return self.recovery.rebuild(int(at), frames, self.concealer)
+        feats = self.bridge_dtx(frames, next_packet, offset=offset)
+        if feats is None:
+            feats = self.conceal_features(frames)
+        return feats
 
-    def conceal_features(self, frames: int, at: int | None = None) -> np.ndarray:
-        """Features for ``frames`` lost 10 ms frames starting at frame ``at``: rebuilt from the
-        redundancy received where it covers them, the concealer's elsewhere; then fade back in."""
+
+    def bridge_dtx(self, frames: int, next_packet: bytes | None, *, offset: int | None = None) -> np.ndarray | None:
+        """Features of a gap in a DTX pause (format 2: the packet before it ends in a DTX
+        latent, or ``next_packet`` is all DTX), decoded as DTX latents. They repeat the last
+        coded latent, as the lost DTX packets did: losing packets of a pause gives the no-loss
+        output, bit for bit. (Were some lost packets coded, e.g. a speech onset, the concealer
+        would have nothing to predict them from either, and the next DTX packet repeats a
+        latent we lack anyway.) None when the gap is not in a pause."""
+        if not (self.v2 and self._sid is not None and self.level is not None and frames % 2 == 0):
+            return None
+        if not self._pause:
+            try:
+                if next_packet is None or fmt.carrier_payload(next_packet, offset=offset)[1] is not None:
+                    return None
+            except CodecError:
+                return None
+        n = frames // 2
+        feats = self.features_of_codes(np.repeat(self._sid[None, :], n, 0), np.full(n, self._sid_level, np.int32))
+        self.concealer.observe(feats)
+        return feats
+
+    def conceal_features(self, frames: int) -> np.ndarray:
+        """Features for ``frames`` lost 10 ms frames (the concealer's), then fade back in."""
         self._fade = CROSSFADE_FRAMES
-        if at is not None and self.recovery is not None:
-            return self.recovery.rebuild(int(at), int(frames), self.concealer)
-        return np.asarray(self.concealer.conceal(int(frames)), np.float32).reshape(-1, 20)
+        return np.asarray(self.concealer.conceal(int(frames)), np.float32).reshape(-1, NB_FEATURES)
 
     def synthesize(self, feats: np.ndarray) -> np.ndarray:
         """Audio for features, through the (stateful) vocoder."""
@@ -231,10 +267,16 @@ class StreamDecoder:
     goes. :attr:`truncated` then names the first problem (``offset N: reason``) and
     :attr:`damage` lists them all, once the iteration ends (the caller decides to report it).
     ``features`` collects each packet's features when ``keep_features`` is set.
+
+    ``loss``: a :mod:`mlcodec.codec.loss` model (``flags(n)``) applied to the audio packets in
+    order (headers are never lost): a lost packet is treated as a missing one (its gap is
+    filled, the length stays exact) and counted in :attr:`lost`, but it is not damage.
+    ``concealer``: as for :class:`Decoder` (default ``"neural"``). :attr:`concealed` counts the
+    16 kHz samples of every filled gap.
     """
 
     def __init__(self, src: BinaryIO, *, model=None, vocoder=None, fixed_point: bool = True,
-                 file: str | None = None, keep_features: bool = False, concealer=None):
+                 file: str | None = None, keep_features: bool = False, concealer=None, loss=None):
         from mlcodec.containers.detect import PrefixedReader
         from mlcodec.containers.resync import iter_pages_resync
 
@@ -251,9 +293,14 @@ class StreamDecoder:
         self.decoder = Decoder(self.info, model, vocoder=vocoder, fixed_point=fixed_point, concealer=concealer)
         self.samples = 0
         self.packets = 0
-        self.concealed = 0  # 16 kHz samples' worth of concealed audio (before trimming)
+        self.concealed = 0  # 16 kHz samples' worth of filled gaps (before trimming)
+        self.lost = 0       # audio packets dropped by the loss model
+        self.unlevelled = 0  # packets undecodable because a dropped packet carried the first level
+        self.loss = loss
+        if loss is not None:
+            loss.reset()    # every decode draws the model's flags from its first packet
         self.truncated: str | None = None
-        self._packet_notes = 0
+        self._packet_notes = 0  # damage noted inside packets that arrived (not lost pages)
         self.features: list[np.ndarray] | None = [] if keep_features else None
         self._done = False
 
@@ -315,8 +362,7 @@ class StreamDecoder:
         self.damage.append((offset, why))
 
     def _note_packet(self, offset, why: str) -> None:
-        """Damage inside a packet that arrived (not lost pages): the page reader does not
-        count it as a gap (:meth:`_page_damage`), however far behind reading it is decoded."""
+        """Damage inside a packet that arrived: not lost pages (:meth:`_page_damage`)."""
         self._note(offset, why)
         self._packet_notes += 1
 
@@ -324,60 +370,61 @@ class StreamDecoder:
         return len(self.damage) - self._packet_notes
 
     def _units(self):
-        """(features, audio) of every packet and concealed gap in time order, then the
-        stream's end: yields ('end', final_granule or None). With feature redundancy the
-        packets are read :func:`~mlcodec.codec.feature_redundancy.lookahead_packets` ahead of
-        decoding (a bounded FIFO), so the copies of a lost span have arrived when it is rebuilt."""
-        from collections import deque
+        """(features, audio) of every packet and filled gap in time order, then the stream's
+        end: yields ('end', final_granule or None). With feature redundancy the packets are
+        read :func:`~mlcodec.codec.feature_redundancy.lookahead_packets` ahead of decoding, so
+        that the copies of a lost span have arrived when it is filled."""
+        from mlcodec.codec.feature_redundancy import read_ahead
 
         dec = self.decoder
-        ahead = 0
-        if dec.recovery is not None:
-            from mlcodec.codec.feature_redundancy import lookahead_packets
-
-            ahead = lookahead_packets(self.info.redundancy_ms, self.info.frame_ms)
         per48 = self.info.frame_ms * fmt.GRANULE_PER_SAMPLE * fmt.SAMPLE_RATE // 1000
-        fifo: deque = deque()
-        queued = 0
-        for ev in self._events(per48):
-            if ev[0] == "pkt" and dec.recovery is not None:
+        events = self._events(per48)
+        if dec.recovery is not None:
+            events = read_ahead(events, dec, per48, self._note_packet)
+        pos = gap = 0       # 48 kHz position of the next audio; missing audio not filled yet
+        level_lost = False  # a simulated loss took the packet that would have set the level
+        for ev in events:
+            kind = ev[0]
+            if kind == "final":
+                yield ev
+            elif kind == "jump":            # lost pages: the next page re-sends the level
+                if dec.v2:
+                    dec.level = None
+                gap, pos = gap + ev[1], pos + ev[1]
+            elif kind == "lost":
+                # the level is sent on a page's first carrier and on changes: only a lost first
+                # level leaves it unknown, packets then wait for the next one (not damage)
+                level_lost = level_lost or (dec.v2 and dec.level is None)
+                gap, pos = gap + ev[1], pos + ev[1]
+            elif kind == "pkt":
+                _, data, off, d, _ = ev
+                if gap:
+                    yield self._fill(gap, data, off, pos - gap)
+                    gap = 0
+                pos += d
                 try:
-                    dec.receive_redundancy(ev[4] // per48, ev[1], offset=ev[2])
+                    feats = dec.decode_features(data, offset=off)
                 except CodecError as exc:
-                    self._note_packet(ev[2], exc.reason)
-            fifo.append(ev)
-            queued += ev[0] == "pkt"
-            while fifo and (queued > ahead or ev[0] == "end"):
-                head = fifo.popleft()
-                queued -= head[0] == "pkt"
-                yield from self._unit(head)
-
-    def _unit(self, ev):
-        dec = self.decoder
-        kind = ev[0]
-        if kind in ("final", "end"):
-            yield ev
-        elif kind == "gap":
-            _, n48, pos, new_page = ev
-            if new_page and dec.v2:
-                dec.level = None  # a new page re-sends the level on its first carrier
-            yield self._conceal(n48, pos)
-        else:
-            _, data, off, d, pos = ev
-            try:
-                feats = dec.decode_features(data, offset=off)
-            except CodecError as exc:
-                self._note_packet(off, exc.reason)
-                yield self._conceal(d, pos)
-            else:
-                self.packets += 1
-                if self.features is not None:
-                    self.features.append(feats)
-                yield feats, dec.synthesize(feats)
+                    if level_lost and dec.level is None:
+                        self.unlevelled += 1  # a consequence of the simulated loss
+                    else:
+                        self._note_packet(off, exc.reason)
+                    gap += d
+                else:
+                    level_lost = False
+                    self.packets += 1
+                    if self.features is not None:
+                        self.features.append(feats)
+                    yield feats, dec.synthesize(feats)
+            else:  # end
+                if gap:
+                    yield self._fill(gap, None, None, pos - gap)
+                yield ev
 
     def _events(self, per48: int):
-        """The stream as events in time order: ('pkt', data, offset, duration48, position48),
-        ('gap', duration48, position48, new_page), ('final', granule), ('end', granule)."""
+        """The stream as read: ('pkt', data, offset, duration48, position48) for a packet that
+        arrived, ('lost', duration48) for one the loss model dropped, ('jump', duration48) for
+        lost pages, ('final', granule) before the EOS page's packets, ('end', granule or None)."""
         pos = 0            # 48 kHz timeline position of the next audio
         seq = self._seq
         pending: list = []
@@ -428,20 +475,25 @@ class StreamDecoder:
                 if not gap_seen:
                     self._note(page.offset, f"granule jumps by {(start - pos) / 48:.0f} ms (lost pages)")
                     seen_damage += 1
-                yield "gap", start - pos, pos, True
+                yield "jump", start - pos
                 pos = start
             gap_seen = False
-            for (data, off), d in zip(packets, durs):
-                yield "pkt", data, off, d, pos
+            lost = self.loss.flags(len(packets)) if self.loss is not None else None
+            for i, ((data, off), d) in enumerate(zip(packets, durs)):
+                if lost is not None and lost[i]:
+                    self.lost += 1
+                    yield "lost", d
+                else:
+                    yield "pkt", data, off, d, pos
                 pos += d
         if other is not None:
             self._other = other
         yield "end", final
 
-    def _conceal(self, n48: int, pos48: int | None = None):
+    def _fill(self, n48: int, next_packet: bytes | None, offset: int | None, at48: int):
         per_frame = fmt.GRANULE_PER_SAMPLE * 160
         frames = max(int(n48) // per_frame, 0)
-        feats = self.decoder.conceal_features(frames, None if pos48 is None else int(pos48) // per_frame)
+        feats = self.decoder.fill_gap(frames, next_packet, offset=offset, at=int(at48) // per_frame)
         if self.features is not None:
             self.features.append(feats)
         self.concealed += frames * 160

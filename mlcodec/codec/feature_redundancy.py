@@ -155,6 +155,32 @@ class RedundancyWriter:
         return data
 
 
+def read_ahead(events, decoder, per48: int, note):
+    """A stream decoder's events (``('pkt', data, offset, duration, position)``, ``('lost',
+    duration)``, others) released :func:`lookahead_packets` packets after they are read; each
+    arriving packet's redundancy goes to ``decoder.recovery`` as it is read (an invalid one:
+    ``note(offset, reason)``, nothing kept). Memory: that many packets."""
+    from collections import deque
+
+    from mlcodec.codec.format import redundancy_payload
+
+    ahead = lookahead_packets(decoder.info.redundancy_ms, decoder.info.frame_ms)
+    fifo: deque = deque()
+    queued = 0
+    for ev in events:
+        if ev[0] == "pkt":
+            try:
+                decoder.recovery.add(ev[4] // per48, redundancy_payload(ev[1], offset=ev[2]), offset=ev[2])
+            except CodecError as exc:
+                note(ev[2], exc.reason)
+        fifo.append(ev)
+        queued += ev[0] in ("pkt", "lost")
+        while fifo and (queued > ahead or ev[0] == "end"):
+            head = fifo.popleft()
+            queued -= head[0] in ("pkt", "lost")
+            yield head
+
+
 def lookahead_packets(redundancy_ms: int, frame_ms: int) -> int:
     """Packets a decoder reads ahead of playback so that the last copy of a lost frame has
     arrived (the recovery latency is this many packets)."""
@@ -195,6 +221,10 @@ class RecoveryStore:
         if len(self._chunks) > 2 * self.horizon:
             for k in [k for k in self._chunks if k < self._newest - self.horizon]:
                 del self._chunks[k]
+
+    def covers(self, frame: int, n: int) -> bool:
+        """Whether any of the frames [frame, frame + n) has a copy."""
+        return any(k in self._chunks for k in range(frame // FRAMES, (frame + n - 1) // FRAMES + 1))
 
     def features_for_missing(self, frame: int, n: int) -> tuple[np.ndarray, np.ndarray]:
         """(features (n, 20), recovered (n,) bool) for the 10 ms frames [frame, frame + n):
