@@ -41,7 +41,9 @@ def loss(st) -> str:
     total = st.packets + lost + more
     rate = f" ({100 * lost / total:.1f} %)" if total else ""
     extra = f" (and {more} that lost their level with it)" if more else ""
-    return f"; simulated loss: {lost} of {total} packets{rate}{extra}, {ms:.0f} ms concealed"
+    rb = getattr(st, "rebuilt_ms", 0.0)
+    rebuilt = f" ({rb:.0f} ms of it rebuilt from redundancy)" if rb else ""
+    return f"; simulated loss: {lost} of {total} packets{rate}{extra}, {ms:.0f} ms concealed{rebuilt}"
 
 
 def total(stats) -> str | None:

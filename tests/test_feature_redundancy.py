@@ -213,7 +213,8 @@ def _cli(*args, cwd):
 
 def test_cli_encode_redundancy_inspect_and_decode(speech, tmp_path):
     """encode --redundancy reports its share; inspect-extensions decodes ID 123 in JSON (groups,
-    ages, carried ms) the same in the reference and batched paths; decode plays it."""
+    ages, carried ms) the same in the reference and batched paths; decode under loss reports
+    how much it rebuilt."""
     import json
 
     import soundfile as sf
@@ -243,9 +244,11 @@ def test_cli_encode_redundancy_inspect_and_decode(speech, tmp_path):
         ref = "".join(rep.to_json() + "\n" for rep in inspect_input(inp))
     with open_input(tmp_path / "r.opus") as inp:
         assert "".join(batch.iter_json(inp)) == ref
-    r = _cli("decode", "--vocoder", "reference", tmp_path / "r.opus", tmp_path / "r.wav", cwd=tmp_path)
+    r = _cli("decode", "--vocoder", "reference", "--loss", "40", "--loss-seed", "3", tmp_path / "r.opus",
+             tmp_path / "r.wav", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert sf.info(tmp_path / "r.wav").frames == 48000
+    assert "ms of it rebuilt from redundancy" in r.stdout + r.stderr
 
 
 def test_hostile_redundancy_in_a_stream_is_noted_not_fatal(speech):

@@ -201,6 +201,7 @@ class RecoveryStore:
         self.cb = codebook if codebook is not None else load_codebook()
         self.horizon = horizon_ms // 40 + 2
         self._chunks: dict[int, tuple] = {}   # chunk -> (age, features, voiced)
+        self.rebuilt = 0   #: lost 10 ms frames rebuilt so far
         self._newest = 0
 
     def add(self, packet: int, payload: bytes | None, *, offset: int | None = None) -> None:
@@ -259,6 +260,7 @@ class RecoveryStore:
         blended from the concealer's prediction (level and envelope): right after a good frame
         the prediction beats a 40 ms average (docs/loss.md s5, measured)."""
         rec, have = self.features_for_missing(frame, n)
+        self.rebuilt += int(have.sum())
         out = np.empty((max(int(n), 0), 20), np.float32)
         i = 0
         while i < n:

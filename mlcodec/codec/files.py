@@ -37,6 +37,8 @@ class CodingStats:
     concealed_ms: float = 0.0
     #: decode only: packets undecodable because a lost packet carried the stream's first level
     unlevelled_packets: int = 0
+    #: decode only: the part of ``concealed_ms`` rebuilt from the feature redundancy
+    rebuilt_ms: float = 0.0
     redundancy_ms: int = 0
     #: Bytes the feature redundancy added (extension payloads and their framing; docs/loss.md s5).
     redundancy_bytes: int = 0

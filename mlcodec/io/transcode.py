@@ -170,7 +170,8 @@ def decode_file(src, dst, *, rate: int = fmt.SAMPLE_RATE, model=None, vocoder=No
                         reader.n, time.perf_counter() - t0, dec.info.bitrate, dec.info.frame_ms,
                         truncated=dec.truncated is not None, lost_packets=dec.lost,
                         unlevelled_packets=dec.unlevelled,
-                        concealed_ms=dec.concealed / (fmt.SAMPLE_RATE / 1000))
+                        concealed_ms=dec.concealed / (fmt.SAMPLE_RATE / 1000),
+                        rebuilt_ms=10.0 * dec.decoder.recovery.rebuilt if dec.decoder.recovery else 0.0)
     if dec.truncated:
         err = CodecError(f"truncated or damaged stream ({dec.truncated}); decoded {stats.duration:.2f} s "
                          f"and kept the output", file=in_name)
