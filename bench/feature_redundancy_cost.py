@@ -14,6 +14,11 @@ frames are rebuilt from the redundancy of the packets that arrived (RecoveryStor
 decoder does) and, for comparison, concealed from the frames before the burst (RepeatFade,
 NeuralConcealer). Errors against the no-loss decoded features: c1..c17 RMSE, c0 mean absolute
 error (1 unit ~ 2.4 dB), pitch error in cents on frames voiced in the reference.
+
+Trace: each file's 20 ms stream, with and without 500 ms of redundancy, decoded whole under
+``--trace`` (libopus lossgen, 20 %) as ``mlcodec decode --loss-trace`` does (default
+concealer), against its own no-loss decode: errors over the frames that differ and c1..c17
+RMSE over the whole file.
 """
 from __future__ import annotations
 
@@ -110,11 +115,36 @@ def recovery(data, frame_ms, burst_ms, concealers):
     return out
 
 
+def trace_decode(plain, red, trace_path):
+    """Feature errors of the whole decode under a recorded loss trace (the stream decoder's
+    --loss-trace path), with and without redundancy, against each stream's no-loss decode:
+    over the frames of lost packets and over the whole file."""
+    from mlcodec.codec.decoder import StreamDecoder
+    from mlcodec.codec.loss import Trace
+
+    out = {}
+    for name, data in (("plain", plain), ("redundancy 500 ms", red)):
+        feats = []
+        for loss in (None, Trace.parse(Path(trace_path).read_bytes(), file=str(trace_path))):
+            sd = StreamDecoder(io.BytesIO(data), vocoder="reference", keep_features=True, loss=loss)
+            list(sd)
+            feats.append(np.concatenate(sd.features))
+        ref, got = feats
+        diff = np.abs(got - ref).max(1) > 0
+        e = _errors(got[diff], ref[diff]) if diff.any() else _errors(ref[:0], ref[:0])
+        e["all_ceps_sq"] = float(((got[:, 1:18] - ref[:, 1:18]) ** 2).sum())
+        e["all_frames"] = int(ref.shape[0])
+        out[name] = e
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--files", type=int, default=16)
     ap.add_argument("--bitrate", default="3k")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--trace", type=Path, default=ROOT / "test_vectors" / "loss" / "lossgen_20pct_3000.txt",
+                    help="loss trace for the whole-decode comparison (20 ms packets)")
     args = ap.parse_args()
     from mlcodec.codec.plc import NeuralConcealer
     from mlcodec.codec.conceal import RepeatFade
@@ -127,6 +157,7 @@ def main() -> int:
     sizes: dict = {}
     red: dict = {}
     rec: dict = {}
+    tr: dict = {}
     concealers = {"RepeatFade": RepeatFade, "NeuralConcealer": NeuralConcealer}
     for f in files:
         x = read_audio(f)
@@ -141,6 +172,11 @@ def main() -> int:
                     res.setdefault("primary_differs", []).append([f.name, fm, ms])
                 sizes[(fm, ms)] = sizes.get((fm, ms), 0) + len(data)
                 red[(fm, ms)] = red.get((fm, ms), 0) + enc.redundancy_bytes
+                if ms == 500 and fm == 20:
+                    for name, acc in trace_decode(_encode(x, fm, 0, args.bitrate)[0], data, args.trace).items():
+                        tot = tr.setdefault(name, {})
+                        for k, v in acc.items():
+                            tot[k] = tot.get(k, 0) + v
                 if ms == 500:
                     for b in (fm, 120, 360) if fm == 20 else (120, 360):
                         for name, acc in recovery(data, fm, b, concealers).items():
@@ -162,6 +198,10 @@ def main() -> int:
         res["recovery"].append({"frame_ms": fm, "burst_ms": b, "method": name, "frames": int(a["frames"]),
                                 "ceps_rmse": float(np.sqrt(a["ceps_sq"] / (17 * a["frames"]))),
                                 "c0_mae": a["c0_abs"] / a["frames"], "pitch_cents": a["cents"] / max(a["voiced"], 1)})
+    res["trace"] = {"file": args.trace.name, "rows": [
+        {"stream": name, "changed_frames": a["frames"], "ceps_rmse_changed": float(np.sqrt(a["ceps_sq"] / (17 * max(a["frames"], 1)))),
+         "c0_mae_changed": a["c0_abs"] / max(a["frames"], 1), "pitch_cents_changed": a["cents"] / max(a["voiced"], 1),
+         "ceps_rmse_all": float(np.sqrt(a["all_ceps_sq"] / (17 * a["all_frames"])))} for name, a in tr.items()]}
     res["primary_identical"] = not res.get("primary_differs")
     res["duration_s"] = dur
     res["seconds"] = time.time() - t0
