@@ -43,7 +43,8 @@ class Encoder:
 
     def __init__(self, model=None, *, bitrate: str = fmt.DEFAULT_BITRATE, frame_ms: int = fmt.DEFAULT_FRAME_MS,
                  fixed_point: bool = True, delay: int | None = None, mode: str = "vbr", two_pass: bool = False,
-                 dtx: bool = True, header_bytes: int = 0):
+                 dtx: bool = True, header_bytes: int = 0, format_version: int = fmt.FORMAT_VERSION):
+        from mlcodec.codec.contexts import model_contexts
         from mlcodec.codec.model import FRAMES_PER_LATENT
         from mlcodec.dsp.features import FeatureExtractor
 
@@ -66,7 +67,12 @@ class Encoder:
         self.delay = codec_delay() if delay is None else int(delay)
         self.header_bytes = int(header_bytes)
         self._gate = rc.DtxGate(enabled=dtx and mode == "vbr")
-        self._costs = rc.CostModel(self.model)
+        # format 3 when the model has context tables (the shipped one does), else format 2
+        self._ctx = model_contexts(self.model) if format_version >= 3 else None
+        self.format_version = 3 if self._ctx is not None else fmt.FORMAT_V2
+        self._prev: np.ndarray | None = None   # last coded quantized latent (format 3 context)
+        self._cand_prev: np.ndarray | None = None
+        self._costs = rc.CostModel(self.model, ctx=self._ctx)
         self._coding = {}
         self._frames = np.zeros((0, 20), dtype=np.float32)
         self._samples = np.zeros(0, np.float32)   # input not yet assigned to a latent
@@ -94,7 +100,9 @@ class Encoder:
     def info(self) -> fmt.StreamInfo:
         return fmt.StreamInfo(model_name=str(getattr(self.model, "name", "")),
                               model_checksum=str(self.model.checksum), level=-1,
-                              frame_ms=self.frame_ms, bitrate=self.bitrate, delay=self.delay)
+                              frame_ms=self.frame_ms, bitrate=self.bitrate, delay=self.delay,
+                              format_version=self.format_version,
+                              ctx_checksum=self._ctx.checksum if self._ctx is not None else "")
 
     @property
     def pre_skip(self) -> int:
@@ -198,8 +206,8 @@ class Encoder:
         lo, hi = max(self._level - 2, 0), min(self._level + 2, self.nb_levels - 1)
         choice = hi
         for lv in range(lo, hi + 1):  # finest level (lowest index) that fits the allowance
-            bits = self._costs.latent_bits(z, lv)
             flag = first or lv != self._sent_level
+            bits = self._costs.latent_bits(z, lv, None if flag else self._prev)
             if rc.packet_bytes(self.frame_ms, rc.payload_bytes(bits, coded, flag)) <= allow:
                 choice = lv
                 break
@@ -223,7 +231,9 @@ class Encoder:
 
         q = quantize(z, self.model.quant_tables(level))
         rows = [q[k] if c else None for k, c in enumerate(coded)]
-        return write_payload_v2(rows, self._tables(level), level=level if flag else None, nb_levels=self.nb_levels)
+        self._cand_prev = q[np.flatnonzero(coded)[-1]] if coded.any() else self._prev
+        return write_payload_v2(rows, self._tables(level), level=level if flag else None, nb_levels=self.nb_levels,
+                                ctx=self._ctx.level(level) if self._ctx is not None else None, prev=self._prev)
 
     def _finish(self, z, coded, first: bool, *, payload: bytes | None = None, pad_to: int | None = None) -> bytes:
         """The packet of latents ``z`` at the current level (None: an all-DTX packet)."""
@@ -236,6 +246,7 @@ class Encoder:
             if payload is None:
                 payload = self._payload(z, coded, self._level, flag)
             self._sent_level = self._level
+            self._prev = self._cand_prev
             self.dtx_latents += int(n - coded.sum())
             self.levels_used.append(self._level)
             pkt = fmt.build_codec_packet(payload, self.frame_ms, pad_to=pad_to)
@@ -338,7 +349,8 @@ def encode_stream(chunks: Iterable[np.ndarray], out: BinaryIO, *, model=None, bi
     whole-file rate meets ``bitrate``; otherwise pages are written as they fill (pipes) and a
     leaky bucket steers the rate. The header pages are written with the first audio page, not
     before: an input that fails early writes nothing to ``out``. ``progress(seconds_read)`` is
-    called after each chunk. ``format_version=1`` writes the old format (encoder_v1).
+    called after each chunk. ``format_version=2`` writes format 2 (no context tables),
+    ``format_version=1`` the old format (encoder_v1).
     ``tags``: extra ``NAME=value`` OpusTags comments after the format's own (the batch runner's
     settings digest, mlcodec.io.resume).
     """
@@ -349,7 +361,7 @@ def encode_stream(chunks: Iterable[np.ndarray], out: BinaryIO, *, model=None, bi
         enc = EncoderV1(model, bitrate=bitrate, frame_ms=frame_ms, fixed_point=fixed_point)
     else:
         enc = Encoder(model, bitrate=bitrate, frame_ms=frame_ms, fixed_point=fixed_point, mode=mode,
-                      two_pass=two_pass, dtx=dtx)
+                      two_pass=two_pass, dtx=dtx, format_version=format_version)
         hb = header_size(enc, tags)
         enc.header_bytes = hb
         enc._bucket.debt = float(hb)

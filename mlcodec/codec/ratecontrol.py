@@ -77,18 +77,30 @@ class DtxGate:
 class CostModel:
     """Predicted bits of latents and bytes of packets at each quantizer level of a model."""
 
-    def __init__(self, model, levels: range | None = None):
+    def __init__(self, model, levels: range | None = None, ctx=None):
         self.model = model
         self.nb_levels = int(model.nb_levels)
         self.levels = list(levels if levels is not None else range(self.nb_levels))
         self.tables = {lv: model.quant_tables(lv) for lv in self.levels}
-        self._cost = {lv: (_cost_grid(t), 0.0) for lv, t in self.tables.items()}
+        #: format 3: ContextTables; each latent is priced in the context of the one before it
+        self.ctx = ctx
+        self._cost = {lv: (_cost_grid(t) if ctx is None else ctx.cost_grid(lv, _K), 0.0)
+                      for lv, t in self.tables.items()}
 
-    def latent_bits(self, z: np.ndarray, level: int) -> np.ndarray:
-        """Ideal bits of each latent (n, dim) quantized at ``level``."""
+    def latent_bits(self, z: np.ndarray, level: int, prev=None) -> np.ndarray:
+        """Ideal bits of each latent (n, dim) quantized at ``level``; with contexts, latent t
+        is priced after latent t-1 (the first after ``prev``, a quantized latent, or zeros)."""
         c, base = self._cost[level]
-        q = np.clip(quantize(z, self.tables[level]), -_K, _K) + _K
-        return base + c[np.arange(c.shape[0])[None, :], q].sum(-1)
+        qq = np.clip(quantize(z, self.tables[level]), -_K, _K)
+        q = qq + _K
+        dims = np.arange(c.shape[0])[None, :]
+        if self.ctx is None:
+            return base + c[dims, q].sum(-1)
+        from mlcodec.codec.contexts import context_index
+
+        p0 = np.zeros((1, qq.shape[1]), np.int64) if prev is None else np.asarray(prev).reshape(1, -1)
+        cx = context_index(np.concatenate([p0, qq[:-1]], 0))
+        return base + c[dims, cx, q].sum(-1)
 
     def bits_table(self, z: np.ndarray) -> np.ndarray:
         """(n, nb_levels) ideal bits of each latent at each level (unpriced levels: inf)."""
@@ -96,7 +108,8 @@ class CostModel:
         out = np.full((z.shape[0], self.nb_levels), np.inf)
         for i in range(0, z.shape[0], _ROWS):  # in blocks: the temporaries stay small for long files
             for lv in self.levels:
-                out[i:i + _ROWS, lv] = self.latent_bits(z[i:i + _ROWS], lv)
+                prev = quantize(z[i - 1], self.tables[lv]) if i and self.ctx is not None else None
+                out[i:i + _ROWS, lv] = self.latent_bits(z[i:i + _ROWS], lv, prev)
         return out
 
 
