@@ -88,24 +88,21 @@ def fit_level(qs: list[np.ndarray], t, cost) -> tuple[np.ndarray, np.ndarray, np
 
 def bits_ctx(qs, p0, pp, dec, coded) -> float:
     """Ideal bits of the files' latents under context parameters (dim, NB_CTX) of one level
-    (coded dimensions only)."""
-    from mlcodec.codec.contexts import mag_costs
+    (coded dimensions only; cost tables of contexts.py, exact beyond +-K)."""
+    from mlcodec.codec.contexts import ContextTables
+    from mlcodec.codec.contexts_ref import value_bits
 
+    K = 96
+    ct = ContextTables(p0[None], pp[None], dec[None], coded=np.asarray(coded, bool)[None])
+    grid = ct.cost_grid(0, K)
+    dims = np.arange(grid.shape[0])[None, :]
     total = 0.0
     for x in qs:
-        prev = np.vstack([np.zeros((1, x.shape[1]), np.int64), x[:-1]])
-        c = context_index(prev)
-        for i in np.flatnonzero(coded):
-            v, ci = x[:, i], c[:, i]
-            P0, PP, DE = p0[i, ci], pp[i, ci], dec[i, ci]
-            b = np.where(v == 0, -np.log2(P0 / _FT), np.where(v > 0, -np.log2(PP / _FT),
-                                                              -np.log2((_FT - P0 - PP) / _FT)))
-            m = np.where(v != 0, np.abs(v) - 1, 0)
-            for d in np.unique(DE[v != 0]):
-                c8 = mag_costs(int(d))
-                sel = (v != 0) & (DE == d)
-                b[sel] += (m[sel] // 7) * c8[7] + c8[m[sel] % 7]
-            total += float(b.sum())
+        c = context_index(np.vstack([np.zeros((1, x.shape[1]), np.int64), x[:-1]]))
+        big = np.abs(x) > K
+        total += float(grid[dims, c, np.clip(x, -K, K) + K][~big].sum())
+        for t, i in zip(*np.nonzero(big & np.asarray(coded, bool)[None, :])):
+            total += value_bits(int(x[t, i]), int(p0[i, c[t, i]]), int(pp[i, c[t, i]]), int(dec[i, c[t, i]]))
     return total
 
 

@@ -34,8 +34,6 @@ NB_CTX = 2 * CTX_CLIP + 1
 CTX_BLOB_VERSION = 1
 #: The shipped tables of the shipped model (package resource beside codec_v1.bin).
 DEFAULT_CTX = "codec_v1_ctx.bin"
-#: Hex digits of the table checksum a format-3 stream names.
-CHECKSUM_DIGITS = 16
 _FT = 32768
 
 

@@ -73,6 +73,9 @@ class Encoder:
         self._prev: np.ndarray | None = None   # last coded quantized latent (format 3 context)
         self._cand_prev: np.ndarray | None = None
         self._costs = rc.CostModel(self.model, ctx=self._ctx)
+        #: format 3 two-pass VBR: when the coarsest levels still overrun the target, latents that
+        #: change little are sent as repeats (ratecontrol.plan_repeats); format 2 keeps its bytes
+        self.repeats = self.format_version >= 3 and dtx and mode == "vbr"
         self._coding = {}
         self._frames = np.zeros((0, 20), dtype=np.float32)
         self._samples = np.zeros(0, np.float32)   # input not yet assigned to a latent
@@ -180,6 +183,40 @@ class Encoder:
             out.append(self._packet_one_pass(z, c))
         return out
 
+    def _extra_repeat(self, zq: np.ndarray, coded: np.ndarray, start: int, n: int, first: bool) -> int | None:
+        """Index in the packet of the coded latent whose repeat changes least (runs up to
+        ``rc.MAX_REPEAT_RUN``; never a page's first latent, never the packet's only one)."""
+        best, arg = None, None
+        if int(coded[start:start + n].sum()) <= 1:
+            return None
+        for k in range(n):
+            t = start + k
+            if not coded[t] or t == 0 or (first and k == 0):
+                continue
+            s = t - 1
+            while s > 0 and not coded[s]:
+                s -= 1
+            e = t + 1
+            while e < coded.size and not coded[e]:
+                e += 1
+            if e - s - 1 > rc.MAX_REPEAT_RUN or not coded[s]:
+                continue
+            d = float(np.sum((zq[t] - zq[s]) ** 2))
+            if best is None or d < best:
+                best, arg = d, k
+        return arg
+
+    def _dequantized(self, z: np.ndarray, levels: np.ndarray) -> np.ndarray:
+        """Each latent quantized and dequantized at its packet's level (what the decoder gets)."""
+        from mlcodec.codec.model import dequantize, quantize
+
+        lv = np.repeat(np.asarray(levels, np.int64), self.latents_per_packet)[: z.shape[0]]
+        out = np.zeros(z.shape, np.float32)
+        for v in np.unique(lv):
+            t = self.model.quant_tables(int(v))
+            out[lv == v] = dequantize(quantize(z[lv == v], t), t)
+        return out
+
     def _new_packet(self, carrier: bool) -> bool:
         """Whether the next packet starts an Ogg page: after ~2.4 s of packets, but a page
         holding only DTX packets grows to 10 s (a damaged one loses only silence; research
@@ -265,6 +302,9 @@ class Encoder:
         pages = -(-n_pk // self.per_page)
         budget = self.target_bps * self.samples_in / fmt.SAMPLE_RATE / 8 - self.header_bytes - 27 * pages
         levels = rc.plan_two_pass(bits, coded, self.frame_ms, budget, self.nb_levels)
+        zq = self._dequantized(z, levels) if self.repeats else None
+        if self.repeats:  # still over at the coarsest levels: repeat latents that change little
+            coded = rc.plan_repeats(zq, bits, coded, levels, self.frame_ms, budget)
         out = []
         lpp = self.latents_per_packet
         spent = 0.0
@@ -275,17 +315,28 @@ class Encoder:
             first = self._new_packet(bool(c.any()))
             if not c.any():
                 pkt = self._finish(None, None, first)
+                if self.repeats:  # format 3: the plan counts DTX packets too
+                    planned += rc.packet_bytes(self.frame_ms, None)
             else:
                 lv = int(levels[p])
-                planned += rc.packet_bytes(self.frame_ms, rc.payload_bytes(bits[sl, lv], c, True))
+                flag = True if not self.repeats else (p % self.per_page == 0 or lv != int(levels[p - 1]))
+                planned += rc.packet_bytes(self.frame_ms, rc.payload_bytes(bits[sl, lv], c, flag))
                 # the real range coder may overrun the prediction slightly: code coarser then
+                # (format 3 at the coarsest level: repeat one more latent of the packet)
                 while True:
                     self._level = lv
                     payload = self._payload(z[sl], c, lv, first or lv != self._sent_level)
                     size = rc.packet_bytes(self.frame_ms, len(payload))
-                    if spent + size <= planned + 2 or lv >= self.nb_levels - 1:
+                    if spent + size <= planned + 2:
                         break
-                    lv += 1
+                    if lv < self.nb_levels - 1:
+                        lv += 1
+                        continue
+                    k = self._extra_repeat(zq, coded, p * lpp, lpp, first) if self.repeats else None
+                    if k is None:
+                        break
+                    coded[p * lpp + k] = False
+                    c = coded[sl]
                 pkt = self._finish(z[sl], c, first, payload=payload)
             spent += len(pkt) + 1 + len(pkt) // 255
             out.append(pkt)

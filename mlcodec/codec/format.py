@@ -86,12 +86,17 @@ TAG_BITRATE = "MLCODEC_BITRATE"
 TAG_FRAME_MS = "MLCODEC_FRAME_MS"
 TAG_DELAY = "MLCODEC_DELAY"
 #: Format 2's one compact comment: ``MLCODEC=2 <model> <checksum16> <frame_ms> <delay> <bitrate>``;
-#: format 3 adds ``<ctx_checksum16>``, the context tables' checksum (contexts.py).
+#: format 3 adds ``<ctx_checksum8>``, the context tables' checksum (contexts.py).
 TAG_V2 = "MLCODEC"
 TAG_DESCRIPTION = "DESCRIPTION"
 DESCRIPTION = "mlcodec speech; other players play silence; decode: mlcodec decode"
+#: Format 3's shorter DESCRIPTION (40 bytes less: 0.14 kb/s on a 2.3 s file at 1.5k).
+DESCRIPTION_V3 = "mlcodec speech; decode: mlcodec decode"
 #: Hex digits of the model checksum a format-2 stream carries (64 bits identify a model).
 CHECKSUM_DIGITS = 16
+#: Hex digits of the context tables' checksum a format-3 stream carries (32 bits tell apart
+#: the table files of one model, which the model checksum already names).
+CTX_CHECKSUM_DIGITS = 8
 
 
 def refuse_ogg_input(head: bytes, *, file: str | None = None) -> None:
@@ -198,7 +203,7 @@ class StreamInfo:
     bitrate: str = ""
     format_version: int = FORMAT_VERSION
     delay: int = 0  #: codec delay in 16 kHz samples (already counted in the pre-skip)
-    ctx_checksum: str = ""  #: format 3: first 16 hex digits of the context tables' SHA-256
+    ctx_checksum: str = ""  #: format 3: the context tables' SHA-256 (a stream names 8 hex digits)
 
     def tags(self, encoder: str = "") -> list[str]:
         """``NAME=value`` comments for the OpusTags header (format 2: one compact comment and
@@ -208,8 +213,8 @@ class StreamInfo:
             v = (f"{TAG_V2}={self.format_version} {self.model_name or '_'} {cs} {self.frame_ms} "
                  f"{self.delay} {self.bitrate or '_'}")
             if self.format_version >= 3:
-                v += f" {self.ctx_checksum[:CHECKSUM_DIGITS]}"
-            return [v, f"{TAG_DESCRIPTION}={DESCRIPTION}"]
+                v += f" {self.ctx_checksum[:CTX_CHECKSUM_DIGITS]}"
+            return [v, f"{TAG_DESCRIPTION}={DESCRIPTION if self.format_version == 2 else DESCRIPTION_V3}"]
         out = [f"{TAG_ENCODER}={encoder}"] if encoder else []
         out += [
             f"{TAG_FORMAT}={self.format_version}",
@@ -293,7 +298,7 @@ def parse_stream_tags(comments: Mapping[str, str] | Iterable) -> StreamInfo:
 
 def _parse_v2(value: str) -> StreamInfo:
     """StreamInfo of format 2's ``MLCODEC=2 model checksum16 frame_ms delay bitrate`` (format 3:
-    ``... bitrate ctx_checksum16``)."""
+    ``... bitrate ctx_checksum8``)."""
     parts = value.split()
     try:
         version = int(parts[0])
@@ -310,6 +315,8 @@ def _parse_v2(value: str) -> StreamInfo:
         if version >= 3:
             ctx = parts[6].lower()
             int(ctx, 16)
+            if len(ctx) < CTX_CHECKSUM_DIGITS:
+                raise ValueError(ctx)
     except (IndexError, ValueError):
         raise CodecError(f"bad OpusTags entry {TAG_V2}={value!r}") from None
     if frame_ms not in FRAME_MS_CHOICES or delay < 0:
@@ -333,7 +340,7 @@ def check_model(info: StreamInfo, model) -> None:
 
             ctx = model_contexts(model)
             if ctx is None or not ctx.checksum.startswith(info.ctx_checksum) or not info.ctx_checksum:
-                have = f"tables {ctx.checksum[:CHECKSUM_DIGITS]}..." if ctx is not None else "no context tables"
+                have = f"tables {ctx.checksum[:CTX_CHECKSUM_DIGITS]}..." if ctx is not None else "no context tables"
                 raise CodecError(f"stream was encoded with context tables {info.ctx_checksum}... of model "
                                  f"{info.model_name or '?'}, but the loaded model has {have}; decode it with "
                                  "the matching model and tables")

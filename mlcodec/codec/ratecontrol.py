@@ -218,3 +218,73 @@ class LeakyBucket:
 
     def spend(self, nbytes: int) -> None:
         self.debt = max(self.debt + nbytes - self.share, self.floor)
+
+
+#: Longest run of latents the rate control may replace by repeats (DTX latents) in speech.
+MAX_REPEAT_RUN = 4
+
+
+def _packet_cost(bits, coded, lv: int, frame_ms: int, first: bool) -> float:
+    if not coded.any():
+        return packet_bytes(frame_ms, None)
+    return packet_bytes(frame_ms, payload_bytes(bits[:, lv], coded, flag=first))
+
+
+def plan_repeats(zq: np.ndarray, bits: np.ndarray, coded: np.ndarray, levels: np.ndarray, frame_ms: int,
+                 budget_bytes: float, max_run: int = MAX_REPEAT_RUN) -> np.ndarray:
+    """Latents to send as repeats (DTX latents: the decoder repeats the last coded one) when
+    even the planned levels overrun the budget (the coarsest level of a short file at 1.5k).
+
+    ``zq`` (n, dim): each latent dequantized at its packet's level; ``bits`` (n, nb_levels);
+    ``coded`` (n,) the DTX gate's decisions; ``levels`` per packet. Latents change little
+    from one to the next in steady sounds: those whose distance to the previous latent per
+    bit saved is smallest are repeated first, runs of at most ``max_run`` (1, then up to
+    ``max_run``), never the first latent of a page (a resynchronising decoder needs it).
+    Returns the new ``coded`` mask (unchanged when the plan fits)."""
+    lpp = fmt.latents_per_packet(frame_ms)
+    per_page = fmt.packets_per_page(frame_ms)
+    n_pk = bits.shape[0] // lpp
+    coded = np.array(coded, bool)
+    cost = np.array([_packet_cost(bits[p * lpp:(p + 1) * lpp], coded[p * lpp:(p + 1) * lpp], int(levels[p]),
+                                  frame_ms, p % per_page == 0) for p in range(n_pk)])
+    total = float(cost.sum())
+    if total <= budget_bytes or n_pk == 0:
+        return coded
+    rep = np.zeros_like(coded)
+    page_lat = lpp * per_page
+    lv_of = np.repeat(np.asarray(levels, np.int64), lpp)
+    for run in range(1, max_run + 1):
+        cand = []
+        for t in range(1, coded.size):
+            if not coded[t] or t % page_lat == 0 or lv_of[t] != lv_of[t - 1]:
+                continue
+            s = t - 1
+            while s > 0 and rep[s]:  # the latent it would repeat
+                s -= 1
+            if not coded[s] or rep[s]:
+                continue
+            saved = bits[t, lv_of[t]] - 3.0 + FLAG0_BITS
+            if saved <= 0:
+                continue
+            d = float(np.sum((zq[t] - zq[s]) ** 2))
+            cand.append((d / saved, t))
+        cand.sort()
+        for _, t in cand:
+            left = 0
+            while t - left - 1 >= 0 and rep[t - left - 1]:
+                left += 1
+            right = 0
+            while t + right + 1 < rep.size and rep[t + right + 1]:
+                right += 1
+            if left + right + 1 > run or not coded[t - left - 1]:
+                continue
+            rep[t] = True
+            coded[t] = False
+            p = t // lpp
+            sl = slice(p * lpp, (p + 1) * lpp)
+            new = _packet_cost(bits[sl], coded[sl], int(levels[p]), frame_ms, p % per_page == 0)
+            total += new - cost[p]
+            cost[p] = new
+            if total <= budget_bytes:
+                return coded
+    return coded
