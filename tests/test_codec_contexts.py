@@ -210,7 +210,10 @@ def test_table_blob_is_checked(model, tmp_path):
     blob = tmp_path / "m.bin"
     blob.write_bytes(bytes(model.ws.blob))
     (tmp_path / "m_ctx.bin").write_bytes(good)
-    assert load_context_tables(load_model(blob)).checksum == ContextTables.__name__ and False or True
+    import hashlib
+
+    found = load_context_tables(load_model(blob))
+    assert isinstance(found, ContextTables) and found.checksum == hashlib.sha256(good).hexdigest()
 
 
 def test_hostile_context_payloads_are_one_line_errors(model, ctx):
@@ -226,13 +229,14 @@ def test_hostile_context_payloads_are_one_line_errors(model, ctx):
 
 
 def test_repeats_meet_the_rate_where_levels_cannot(model):
-    """A dense 4 s file at 1.5k: the coarsest level alone overruns; repeats bring it to R."""
+    """A dense 4 s file at 1.5k (no pauses): the coarsest level alone overruns by a third;
+    repeats bring it within 1.1 R (the issue's per-file bound)."""
     xs = [sf.read(INPUTS / f"speech_{n}.flac", dtype="int16")[0].astype(np.float32) for n in ("en", "de", "es")]
     x = np.concatenate(xs)[: 4 * 16000]
     data, enc = _enc(x, model=model, bitrate="1.5k")
-    assert len(data) * 8 / (len(x) / 16000) <= 1500 * 1.01
+    assert len(data) * 8 / (len(x) / 16000) <= 1500 * 1.1
     plain, enc2 = _enc(x, model=model, bitrate="1.5k", format_version=2)
-    assert len(plain) > len(data) and enc.dtx_latents > enc2.dtx_latents
+    assert len(plain) * 8 / (len(x) / 16000) > 1500 * 1.2 and enc.dtx_latents > enc2.dtx_latents
     out = []
     decode_stream(io.BytesIO(data), out.append, model=model, vocoder="reference")
     assert sum(map(len, out)) == len(x)

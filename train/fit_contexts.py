@@ -1,6 +1,6 @@
 """Fit the previous-symbol context tables of format 3 (mlcodec/codec/contexts.py) for a model.
 
-    PYTHONPATH=$PWD nice python -m train.fit_contexts --out mlcodec/models/codec_v1_ctx.bin
+    PYTHONPATH=$PWD nice python -m train.fit_contexts --out mlcodec/models/codec_ctx_v1.bin
         [--model BLOB] [--files 600] [--seed 1]
 
 Recipe (deterministic; no network is retrained):

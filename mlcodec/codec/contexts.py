@@ -10,7 +10,7 @@ split between + and - is explicit:
     sign  ec_enc_icdf16(s, [32768 - p0, 32768 - p0 - ppos, 0], 15)   s: 0 zero, 1 +, 2 -
     [mag] ec_enc_icdf16 escapes of |v| - 1 with laplace_p0_mag_icdf(decay)  (specs 03 s5.2 step 2)
 
-The tables live in a small blob beside the model (``codec_v1_ctx.bin``, DNNw records,
+The tables live in a small blob beside the model (``codec_ctx_v1.bin``, DNNw records,
 specs 06 s1), fitted by ``train/fit_contexts.py`` and bound to the model's checksum. The
 NumPy reference of the coding and of the bit costs is :mod:`mlcodec.codec.contexts_ref`.
 """
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -33,7 +34,7 @@ NB_CTX = 2 * CTX_CLIP + 1
 #: ``ctx_config[0]`` this code understands.
 CTX_BLOB_VERSION = 1
 #: The shipped tables of the shipped model (package resource beside codec_v1.bin).
-DEFAULT_CTX = "codec_v1_ctx.bin"
+DEFAULT_CTX = "codec_ctx_v1.bin"
 _FT = 32768
 
 
@@ -162,8 +163,8 @@ def tables_from_blob(data: bytes, model, *, file: str | None = None) -> ContextT
 
 def load_context_tables(model, source=None) -> ContextTables | None:
     """The context tables of ``model``: ``source`` (path or bytes), else the shipped
-    ``codec_v1_ctx.bin`` for the shipped model, else ``<blob>_ctx.bin`` beside a model loaded
-    from a path; None when there are none (the model then writes format 2)."""
+    ``codec_ctx_v1.bin`` for the shipped model, else the file beside a model loaded from a path
+    named by :func:`sibling_name`; None when there are none (the model then writes format 2)."""
     if source is not None:
         if isinstance(source, (bytes, bytearray, memoryview)):
             return tables_from_blob(bytes(source), model)
@@ -175,11 +176,19 @@ def load_context_tables(model, source=None) -> ContextTables | None:
         except (FileNotFoundError, OSError):
             return None
         return tables_from_blob(data, model, file=f"mlcodec/models/{DEFAULT_CTX}")
-    if origin and str(origin).endswith(".bin"):
-        side = Path(str(origin)[:-4] + "_ctx.bin")
+    if origin:
+        side = Path(str(origin)).with_name(sibling_name(Path(str(origin)).name))
         if side.is_file():
             return tables_from_blob(side.read_bytes(), model, file=str(side))
     return None
+
+
+def sibling_name(model_file: str) -> str:
+    """The context-table file name of a model blob: ``codec_v1.bin`` -> ``codec_ctx_v1.bin``
+    (the ``NAME_vN.bin`` convention of the shipped blobs), ``m.bin`` -> ``m_ctx.bin``."""
+    stem = model_file[:-4] if model_file.endswith(".bin") else model_file
+    m = re.fullmatch(r"(.*)_v(\d+)", stem)
+    return f"{m.group(1)}_ctx_v{m.group(2)}.bin" if m else f"{stem}_ctx.bin"
 
 
 def model_contexts(model) -> ContextTables | None:

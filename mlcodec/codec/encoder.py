@@ -76,6 +76,8 @@ class Encoder:
         #: format 3 two-pass VBR: when the coarsest levels still overrun the target, latents that
         #: change little are sent as repeats (ratecontrol.plan_repeats); format 2 keeps its bytes
         self.repeats = self.format_version >= 3 and dtx and mode == "vbr"
+        #: the quantizer's rounding threshold (0.5; raised by the two-pass plan of format 3)
+        self._threshold = 0.5
         self._coding = {}
         self._frames = np.zeros((0, 20), dtype=np.float32)
         self._samples = np.zeros(0, np.float32)   # input not yet assigned to a latent
@@ -214,7 +216,7 @@ class Encoder:
         out = np.zeros(z.shape, np.float32)
         for v in np.unique(lv):
             t = self.model.quant_tables(int(v))
-            out[lv == v] = dequantize(quantize(z[lv == v], t), t)
+            out[lv == v] = dequantize(quantize(z[lv == v], t, self._threshold), t)
         return out
 
     def _new_packet(self, carrier: bool) -> bool:
@@ -266,7 +268,7 @@ class Encoder:
     def _payload(self, z, coded, level: int, flag: bool) -> bytes:
         from mlcodec.codec.model import quantize
 
-        q = quantize(z, self.model.quant_tables(level))
+        q = quantize(z, self.model.quant_tables(level), self._threshold)
         rows = [q[k] if c else None for k, c in enumerate(coded)]
         self._cand_prev = q[np.flatnonzero(coded)[-1]] if coded.any() else self._prev
         return write_payload_v2(rows, self._tables(level), level=level if flag else None, nb_levels=self.nb_levels,
@@ -302,8 +304,18 @@ class Encoder:
         pages = -(-n_pk // self.per_page)
         budget = self.target_bps * self.samples_in / fmt.SAMPLE_RATE / 8 - self.header_bytes - 27 * pages
         levels = rc.plan_two_pass(bits, coded, self.frame_ms, budget, self.nb_levels)
+        if self.repeats and rc.plan_bytes(bits, coded, levels, self.frame_ms) > budget:
+            # format 3, over the target even at the coarsest level: round magnitudes down more
+            # (encoder only), then repeat latents that change little
+            top = self.nb_levels - 1
+            for th in rc.THRESHOLDS:
+                self._threshold = th
+                bits = self._costs.bits_table(z, th)
+                levels = rc.plan_two_pass(bits, coded, self.frame_ms, budget, self.nb_levels)
+                if rc.plan_bytes(bits, coded, levels, self.frame_ms) <= budget or levels.min() < top:
+                    break
         zq = self._dequantized(z, levels) if self.repeats else None
-        if self.repeats:  # still over at the coarsest levels: repeat latents that change little
+        if self.repeats:
             coded = rc.plan_repeats(zq, bits, coded, levels, self.frame_ms, budget)
         out = []
         lpp = self.latents_per_packet

@@ -87,11 +87,12 @@ class CostModel:
         self._cost = {lv: (_cost_grid(t) if ctx is None else ctx.cost_grid(lv, _K), 0.0)
                       for lv, t in self.tables.items()}
 
-    def latent_bits(self, z: np.ndarray, level: int, prev=None) -> np.ndarray:
-        """Ideal bits of each latent (n, dim) quantized at ``level``; with contexts, latent t
-        is priced after latent t-1 (the first after ``prev``, a quantized latent, or zeros)."""
+    def latent_bits(self, z: np.ndarray, level: int, prev=None, threshold: float = 0.5) -> np.ndarray:
+        """Ideal bits of each latent (n, dim) quantized at ``level`` (rounding ``threshold``);
+        with contexts, latent t is priced after latent t-1 (the first after ``prev``, a
+        quantized latent, or zeros)."""
         c, base = self._cost[level]
-        qq = np.clip(quantize(z, self.tables[level]), -_K, _K)
+        qq = np.clip(quantize(z, self.tables[level], threshold), -_K, _K)
         q = qq + _K
         dims = np.arange(c.shape[0])[None, :]
         if self.ctx is None:
@@ -102,14 +103,14 @@ class CostModel:
         cx = context_index(np.concatenate([p0, qq[:-1]], 0))
         return base + c[dims, cx, q].sum(-1)
 
-    def bits_table(self, z: np.ndarray) -> np.ndarray:
+    def bits_table(self, z: np.ndarray, threshold: float = 0.5, levels=None) -> np.ndarray:
         """(n, nb_levels) ideal bits of each latent at each level (unpriced levels: inf)."""
         z = np.asarray(z)
         out = np.full((z.shape[0], self.nb_levels), np.inf)
         for i in range(0, z.shape[0], _ROWS):  # in blocks: the temporaries stay small for long files
-            for lv in self.levels:
-                prev = quantize(z[i - 1], self.tables[lv]) if i and self.ctx is not None else None
-                out[i:i + _ROWS, lv] = self.latent_bits(z[i:i + _ROWS], lv, prev)
+            for lv in (self.levels if levels is None else levels):
+                prev = quantize(z[i - 1], self.tables[lv], threshold) if i and self.ctx is not None else None
+                out[i:i + _ROWS, lv] = self.latent_bits(z[i:i + _ROWS], lv, prev, threshold)
         return out
 
 
@@ -221,7 +222,17 @@ class LeakyBucket:
 
 
 #: Longest run of latents the rate control may replace by repeats (DTX latents) in speech.
-MAX_REPEAT_RUN = 4
+MAX_REPEAT_RUN = 2
+#: Rounding thresholds tried, in order, at the coarsest level before any repeat (format 3).
+THRESHOLDS = (0.75, 1.0, 1.25, 1.5)
+
+
+def plan_bytes(bits: np.ndarray, coded: np.ndarray, levels: np.ndarray, frame_ms: int) -> float:
+    """Predicted audio bytes of a plan (the packet costs :func:`plan_two_pass` sums)."""
+    lpp = fmt.latents_per_packet(frame_ms)
+    per_page = fmt.packets_per_page(frame_ms)
+    return float(sum(_packet_cost(bits[p * lpp:(p + 1) * lpp], coded[p * lpp:(p + 1) * lpp], int(levels[p]),
+                                  frame_ms, p % per_page == 0) for p in range(bits.shape[0] // lpp)))
 
 
 def _packet_cost(bits, coded, lv: int, frame_ms: int, first: bool) -> float:
@@ -231,7 +242,7 @@ def _packet_cost(bits, coded, lv: int, frame_ms: int, first: bool) -> float:
 
 
 def plan_repeats(zq: np.ndarray, bits: np.ndarray, coded: np.ndarray, levels: np.ndarray, frame_ms: int,
-                 budget_bytes: float, max_run: int = MAX_REPEAT_RUN) -> np.ndarray:
+                 budget_bytes: float, max_run: int | None = None) -> np.ndarray:
     """Latents to send as repeats (DTX latents: the decoder repeats the last coded one) when
     even the planned levels overrun the budget (the coarsest level of a short file at 1.5k).
 
@@ -244,6 +255,7 @@ def plan_repeats(zq: np.ndarray, bits: np.ndarray, coded: np.ndarray, levels: np
     lpp = fmt.latents_per_packet(frame_ms)
     per_page = fmt.packets_per_page(frame_ms)
     n_pk = bits.shape[0] // lpp
+    max_run = MAX_REPEAT_RUN if max_run is None else int(max_run)
     coded = np.array(coded, bool)
     cost = np.array([_packet_cost(bits[p * lpp:(p + 1) * lpp], coded[p * lpp:(p + 1) * lpp], int(levels[p]),
                                   frame_ms, p % per_page == 0) for p in range(n_pk)])
