@@ -69,6 +69,7 @@ class ContextTables:
                 or (self.decay < 0).any() or (self.decay > 32767).any():
             raise CodecError("context tables: probabilities outside 1..32767 (Q15)")
         self._levels: dict[int, LevelContexts] = {}
+        self._grids: dict[tuple, np.ndarray] = {}
 
     @property
     def nb_levels(self) -> int:
@@ -87,20 +88,30 @@ class ContextTables:
         return lc
 
     def cost_grid(self, level: int, k: int) -> np.ndarray:
-        """(dim, NB_CTX, 2k+1) ideal bits of each value -k..k in each context (uncoded dims 0)."""
+        """(dim, NB_CTX, 2k+1) ideal bits of each value -k..k in each context (uncoded dims 0);
+        vectorised, cached per (level, k) (contexts_ref.value_bits is the reference)."""
+        key = (int(level), int(k))
+        g = self._grids.get(key)
+        if g is not None:
+            return g
+        p0, pp, dec = self.p0[level], self.ppos[level], self.decay[level]
+        icdf = np.zeros(dec.shape + (8,), np.int64)  # specs 03 s5.2 step 2, every (dim, ctx) at once
+        icdf[..., 0] = np.maximum(7, dec)
+        for i in range(1, 7):
+            icdf[..., i] = np.maximum(7 - i, (icdf[..., i - 1] * dec) >> 15)
+        prev = np.concatenate([np.full(dec.shape + (1,), _FT), icdf[..., :7]], -1)
+        c8 = -np.log2((prev - icdf) / _FT)
+        sign = -np.log2(np.stack([p0, pp, _FT - p0 - pp], -1) / _FT)
         grid = np.arange(-k, k + 1)
-        out = np.zeros((self.coded.shape[1], NB_CTX, grid.size))
         mag = np.abs(grid) - 1
         esc = np.where(grid != 0, mag // 7, 0)
         rem = np.where(grid != 0, mag - 7 * esc, 0)
-        for i in np.flatnonzero(self.coded[level]):
-            for c in range(NB_CTX):
-                p0, pp = int(self.p0[level, i, c]), int(self.ppos[level, i, c])
-                c8 = mag_costs(int(self.decay[level, i, c]))
-                sign = np.where(grid == 0, -math.log2(p0 / _FT),
-                                np.where(grid > 0, -math.log2(pp / _FT), -math.log2((_FT - p0 - pp) / _FT)))
-                out[i, c] = sign + np.where(grid != 0, esc * c8[7] + c8[rem], 0.0)
-        return out
+        cls = np.where(grid == 0, 0, np.where(grid > 0, 1, 2))
+        g = sign[..., cls] + np.where(grid != 0, esc * c8[..., 7:8] + c8[..., rem], 0.0)
+        g = np.where(self.coded[level][:, None, None], g, 0.0)
+        g.flags.writeable = False
+        self._grids[key] = g
+        return g
 
 
 def mag_costs(decay: int) -> np.ndarray:

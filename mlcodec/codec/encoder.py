@@ -304,18 +304,18 @@ class Encoder:
         pages = -(-n_pk // self.per_page)
         budget = self.target_bps * self.samples_in / fmt.SAMPLE_RATE / 8 - self.header_bytes - 27 * pages
         levels = rc.plan_two_pass(bits, coded, self.frame_ms, budget, self.nb_levels)
-        if self.repeats and rc.plan_bytes(bits, coded, levels, self.frame_ms) > budget:
+        zq = None
+        if self.repeats and levels.min() == self.nb_levels - 1 \
+                and rc.plan_bytes(bits, coded, levels, self.frame_ms) > budget:
             # format 3, over the target even at the coarsest level: round magnitudes down more
             # (encoder only), then repeat latents that change little
-            top = self.nb_levels - 1
             for th in rc.THRESHOLDS:
                 self._threshold = th
                 bits = self._costs.bits_table(z, th)
                 levels = rc.plan_two_pass(bits, coded, self.frame_ms, budget, self.nb_levels)
-                if rc.plan_bytes(bits, coded, levels, self.frame_ms) <= budget or levels.min() < top:
+                if rc.plan_bytes(bits, coded, levels, self.frame_ms) <= budget:
                     break
-        zq = self._dequantized(z, levels) if self.repeats else None
-        if self.repeats:
+            zq = self._dequantized(z, levels)
             coded = rc.plan_repeats(zq, bits, coded, levels, self.frame_ms, budget)
         out = []
         lpp = self.latents_per_packet
@@ -344,6 +344,8 @@ class Encoder:
                     if lv < self.nb_levels - 1:
                         lv += 1
                         continue
+                    if self.repeats and zq is None:
+                        zq = self._dequantized(z, levels)
                     k = self._extra_repeat(zq, coded, p * lpp, lpp, first) if self.repeats else None
                     if k is None:
                         break
