@@ -255,3 +255,28 @@ def test_plan_repeats_respects_runs_and_pages():
     assert out[0]  # a page's first latent stays coded
     runs = np.diff(np.flatnonzero(np.concatenate([[True], out, [True]]))) - 1
     assert runs.max() <= rc.MAX_REPEAT_RUN and (~out).sum() >= n // 2
+
+
+def test_fit_recipe_recovers_known_parameters():
+    """train/fit_contexts.py on values drawn from a known model gets the model back."""
+    fc = pytest.importorskip("train.fit_contexts")
+    rng = np.random.default_rng(11)
+    n = 200_000
+    p0, ppos, r = 0.6, 0.3, 0.55  # P(0), P(+), geometric ratio of |v| - 1
+    u = rng.random(n)
+    sign = np.where(u < p0, 0, np.where(u < p0 + ppos, 1, -1))
+    mag = rng.geometric(1 - r, n)  # 1, 2, ... with P(|v| = k) ~ r^(k-1)
+    v = sign * mag
+    got = fc.fit_one(v, fc._mag_cost_matrix())
+    assert abs(got[0] / 32768 - p0) < 0.01 and abs(got[1] / 32768 - ppos) < 0.01
+    assert abs(got[2] / 32768 - r) < 0.03
+
+
+def test_fit_recipe_falls_back_to_the_marginal_tables(model):
+    fc = pytest.importorskip("train.fit_contexts")
+    t = model.quant_tables(15)
+    q = np.zeros((30, t.dim), np.int64)  # 30 latents: every context has < MIN_COUNT values
+    p0, pp, de = fc.fit_level([q], t, fc._mag_cost_matrix())
+    i = int(np.flatnonzero(t.coded)[0])
+    assert (p0[i] == int(t.p0[i])).all() and (de[i] == int(t.decay[i])).all()
+    assert (pp[i] == (32768 - int(t.p0[i])) - (32768 - int(t.p0[i])) // 2).all()
