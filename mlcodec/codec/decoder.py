@@ -371,6 +371,10 @@ class StreamDecoder:
                 except CodecError as exc:
                     self._note(off, exc.reason)
                     seen_damage += 1
+                    if dec.info.format_version >= 3:
+                        # the next packets' contexts come from the lost one: conceal up to the
+                        # next level symbol (a page's first carrier) instead of decoding garbage
+                        dec.level = None
                     yield self._conceal(d)
                 else:
                     self.packets += 1
