@@ -1,10 +1,13 @@
 """The codec payload of one packet: range-coded latents (format 2: level flag, DTX flags;
 format 1: a format-version byte first).
 
-Format 2 (docs/format.md s4, research s6 step 3), one range-coder stream per packet::
+Format 2 (docs/format.md s2.3, research s6 step 3), one range-coder stream per packet::
 
     level_flag  bit_logp(f, 3)        [level  uint(level, nb_levels)  if f]
     per latent: dtx bit_logp(d, 3)    [dim values, laplace_p0, if not d]
+
+Format 3 (docs/format.md s3.2): the same, each value coded with its context's tables (the
+previous coded latent's value of its dimension, zeros after a level symbol; contexts.py).
 
 Layout (docs/format.md §4): byte 0 is :data:`~mlcodec.codec.format.FORMAT_VERSION`; the rest
 is one Opus range-coder stream (RFC 6716 §4.1/§5.1, specs 03) holding the packet's latent
