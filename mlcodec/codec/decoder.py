@@ -1,6 +1,7 @@
 """Streaming decoder: Ogg Opus packets -> payloads -> latents -> features -> audio blocks.
 
-Reads format 2 (per-packet level, DTX latents: the last coded latent is repeated) and format 1.
+Reads formats 3 and 2 (per-packet level, DTX latents: the last coded latent is repeated;
+format 3 codes each value in the context of the previous latent of its packet) and format 1.
 Missing packets arrive three ways: damage (a bad page CRC, garbage, a packet that does not
 decode; the page reader resynchronises on the next intact page, ``containers.resync``), lost
 pages (an Ogg granule jump) and simulated loss (a :mod:`mlcodec.codec.loss` model). All three
@@ -55,6 +56,11 @@ class Decoder:
         self.nb_levels = int(self.model.nb_levels)
         self.level: int | None = None if self.v2 else info.level
         self._coding: dict[int, CodingTables] = {}
+        self._ctx = None
+        if info.format_version >= 3:  # previous-symbol contexts (check_model found the tables)
+            from mlcodec.codec.contexts import model_contexts
+
+            self._ctx = model_contexts(self.model).level
         self._dequantize = dequantize
         self._net = self.model.new_decoder(max(info.level, 0) if not self.v2 else
                                            self.model.PRESETS.get(fmt.nearest_preset(info.bitrate), 0),
@@ -99,7 +105,8 @@ class Decoder:
                 rows = [None] * n
             else:
                 self.level, rows = read_payload_v2(payload, n, self.coding, level=self.level,
-                                                   nb_levels=self.nb_levels, offset=offset)
+                                                   nb_levels=self.nb_levels, offset=offset,
+                                                   ctx_of=self._ctx)
                 self.payload_bytes += len(payload)
             if self.level is None:
                 raise CodecError("DTX packet before any level is known (after damage)", offset=offset)
@@ -151,11 +158,10 @@ class Decoder:
 
     def fill_gap(self, frames: int, next_packet: bytes | None = None, *, offset: int | None = None,
                  at: int | None = None) -> np.ndarray:
-        """Features for ``frames`` missing 10 ms frames starting at frame ``at``, given the packet
-        after the gap (``next_packet``; None at the end of the stream). The one place where gaps
-        are filled, whatever lost them: the feature redundancy received (:attr:`recovery`) where
-        it covers the gap, else :meth:`bridge_dtx` (a gap inside a DTX pause), else
-        :meth:`conceal_features`."""
+        """Features for ``frames`` missing 10 ms frames from frame ``at``, given the packet after
+        the gap (``next_packet``; None at the end). The one place gaps are filled: from the
+        redundancy received (:attr:`recovery`) where it covers them, else :meth:`bridge_dtx`
+        (a gap in a DTX pause), else :meth:`conceal_features`."""
         frames = int(frames)
         if frames <= 0:
             return np.zeros((0, NB_FEATURES), np.float32)
@@ -166,7 +172,6 @@ class Decoder:
         if feats is None:
             feats = self.conceal_features(frames)
         return feats
-
 
     def bridge_dtx(self, frames: int, next_packet: bytes | None, *, offset: int | None = None) -> np.ndarray | None:
         """Features of a gap in a DTX pause (format 2: the packet before it ends in a DTX
@@ -361,8 +366,7 @@ class StreamDecoder:
     def _note(self, offset, why: str) -> None:
         self.damage.append((offset, why))
 
-    def _note_packet(self, offset, why: str) -> None:
-        """Damage inside a packet that arrived: not lost pages (:meth:`_page_damage`)."""
+    def _note_packet(self, offset, why: str) -> None:  # damage in a packet that arrived
         self._note(offset, why)
         self._packet_notes += 1
 
@@ -370,10 +374,8 @@ class StreamDecoder:
         return len(self.damage) - self._packet_notes
 
     def _units(self):
-        """(features, audio) of every packet and filled gap in time order, then the stream's
-        end: yields ('end', final_granule or None). With feature redundancy the packets are
-        read :func:`~mlcodec.codec.feature_redundancy.lookahead_packets` ahead of decoding, so
-        that the copies of a lost span have arrived when it is filled."""
+        """(features, audio) of every packet and filled gap in time order, then ('end', final
+        granule or None). With redundancy, decoding runs behind reading (``read_ahead``)."""
         from mlcodec.codec.feature_redundancy import read_ahead
 
         dec = self.decoder
@@ -391,9 +393,7 @@ class StreamDecoder:
                 if dec.v2:
                     dec.level = None
                 gap, pos = gap + ev[1], pos + ev[1]
-            elif kind == "lost":
-                # the level is sent on a page's first carrier and on changes: only a lost first
-                # level leaves it unknown, packets then wait for the next one (not damage)
+            elif kind == "lost":  # only a lost first level leaves it unknown (not damage)
                 level_lost = level_lost or (dec.v2 and dec.level is None)
                 gap, pos = gap + ev[1], pos + ev[1]
             elif kind == "pkt":
@@ -422,9 +422,8 @@ class StreamDecoder:
                 yield ev
 
     def _events(self, per48: int):
-        """The stream as read: ('pkt', data, offset, duration48, position48) for a packet that
-        arrived, ('lost', duration48) for one the loss model dropped, ('jump', duration48) for
-        lost pages, ('final', granule) before the EOS page's packets, ('end', granule or None)."""
+        """The stream as read: ('pkt', data, offset, dur48, pos48) (arrived), ('lost', dur48)
+        (dropped by the loss model), ('jump', dur48) (lost pages), ('final', g), ('end', g)."""
         pos = 0            # 48 kHz timeline position of the next audio
         seq = self._seq
         pending: list = []
