@@ -116,14 +116,15 @@ def speech():
     return read_audio(Path(mlcodec.__file__).parent / "samples" / "sample.flac")
 
 
-@pytest.mark.parametrize("frame_ms,two_pass", [(120, True), (20, True), (120, False)])
-def test_primary_bit_exact_with_redundancy(speech, frame_ms, two_pass):
+@pytest.mark.parametrize("frame_ms,two_pass,version", [(120, True, 3), (20, True, 3), (120, False, 3),
+                                                       (120, True, 2)])
+def test_primary_bit_exact_with_redundancy(speech, frame_ms, two_pass, version):
     """0 % loss: every primary payload (ID 122), the DTX pattern and the decoded features are
     the same with and without redundancy; the tag tells the decoder the setting."""
     from mlcodec.codec.decoder import StreamDecoder
 
     # one pass (pipes): the leaky bucket charges the headers without the redundancy's tag field
-    kw = {} if two_pass else {"two_pass": False}
+    kw = ({} if two_pass else {"two_pass": False}) | ({} if version == fmt.FORMAT_VERSION else {"format_version": version})
     plain, _ = _encode(speech, frame_ms=frame_ms, **kw)
     red, enc = _encode(speech, frame_ms=frame_ms, redundancy_ms=500, **kw)
     a, b = _packets(plain), _packets(red)
