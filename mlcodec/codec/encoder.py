@@ -62,6 +62,7 @@ class Encoder:
         self.mode = mode
         self.redundancy_ms = int(redundancy_ms)
         self._red = None
+        self._shadow = None  # a decoder of the primary packets, for the redundancy's features
         if self.redundancy_ms:
             from mlcodec.codec.feature_redundancy import RedundancyWriter
 
@@ -93,7 +94,6 @@ class Encoder:
         self._frames = np.zeros((0, 20), dtype=np.float32)
         self._samples = np.zeros(0, np.float32)   # input not yet assigned to a latent
         self._z: list[np.ndarray] = []             # latents awaiting a packet (or pass 2)
-        self._zf: list[np.ndarray] = []            # their feature frames (2, 20), for redundancy
         self._db: list[float] = []                 # their input levels
         self._coded: list[bool] = []               # DTX decisions made so far (one pass)
         self._bucket = rc.LeakyBucket(self.target_bps, self.frame_ms, self.header_bytes, self.nb_levels)
@@ -171,8 +171,6 @@ class Encoder:
             return
         # The model's encoder is causal: one block call equals n step() calls bit for bit.
         z = np.asarray(self._net.process(self._frames[: 2 * n]), np.float32).reshape(n, -1)
-        if self._red is not None:
-            self._zf.extend(self._frames[: 2 * n].reshape(n, 2, -1))
         self._frames = self._frames[2 * n:]
         lat = 2 * 160  # latent t covers input samples [320 t, 320 t + 320) (specs 07 s6)
         self._z.extend(z)
@@ -199,9 +197,8 @@ class Encoder:
         out = []
         while len(self._coded) >= lpp:
             z, c = np.stack(self._z[:lpp]), np.array(self._coded[:lpp])
-            f = np.stack(self._zf[:lpp]) if self._red is not None else None
-            del self._z[:lpp], self._db[:lpp], self._coded[:lpp], self._zf[:lpp]
-            out.append(self._with_redundancy(self._packet_one_pass(z, c), f, c))
+            del self._z[:lpp], self._db[:lpp], self._coded[:lpp]
+            out.append(self._with_redundancy(self._packet_one_pass(z, c), c))
         return out
 
     def _extra_repeat(self, zq: np.ndarray, coded: np.ndarray, start: int, n: int, first: bool) -> int | None:
@@ -315,12 +312,23 @@ class Encoder:
         self._primary_len = len(pkt)
         return pkt
 
-    def _with_redundancy(self, pkt: bytes, feats, coded) -> bytes:
+    def _with_redundancy(self, pkt: bytes, coded) -> bytes:
         """The primary packet ``pkt`` with the redundancy payload of this packet added
         (extension 123 before the primary's 122, whose bytes stay as they are); the rate
         control never sees it: redundancy rides on top of ``--bitrate``."""
         if self._red is None:
             return pkt
+        if self._shadow is None:
+            from mlcodec.codec.decoder import Decoder
+
+            self._shadow = Decoder(self.info, self.model, vocoder=False, concealer="repeat",
+                                   fixed_point=self.fixed_point)
+        # copies of what the decoder will output at 0 % loss (codec distortion included), so
+        # that rebuilt frames join the decoded ones around a gap
+        try:
+            feats = self._shadow.decode_features(pkt)
+        except CodecError:  # pragma: no cover - a DTX packet before any coded latent: no copies
+            feats = np.zeros((2 * self.latents_per_packet, 20), np.float32)
         red = self._red.push(feats, coded)
         if red is None:
             return pkt
@@ -333,8 +341,7 @@ class Encoder:
         """Files: choose the level of every packet from the whole input, then code."""
         coded = self._gate_all(self._db, True)
         z = np.stack(self._z) if self._z else np.zeros((0, self.model.latent_dim), np.float32)
-        zf = np.stack(self._zf) if self._zf else None
-        self._z, self._zf = [], []  # the stacked copies are the ones kept
+        self._z = []  # the stacked copy is the one kept
         active = coded.copy()  # the DTX gate's decisions (repeats below are not silence)
         bits = self._costs.bits_table(z, lpp=self.latents_per_packet)
         n_pk = z.shape[0] // self.latents_per_packet
@@ -390,7 +397,7 @@ class Encoder:
                     c = coded[sl]
                 pkt = self._finish(z[sl], c, first, payload=payload)
             spent += self._primary_len + 1 + self._primary_len // 255
-            out.append(self._with_redundancy(pkt, None if zf is None else zf[sl], active[sl]))
+            out.append(self._with_redundancy(pkt, active[sl]))
         self._z, self._db = [], []
         return out
 
