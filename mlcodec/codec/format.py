@@ -217,9 +217,9 @@ class StreamInfo:
     bitrate: str = ""
     format_version: int = FORMAT_VERSION
     delay: int = 0  #: codec delay in 16 kHz samples (already counted in the pre-skip)
+    ctx_checksum: str = ""  #: format 3: the context tables' SHA-256 (a stream names 8 hex digits)
     #: ms of feature redundancy the encoder sent (0: none); the decoder looks this far ahead.
     redundancy_ms: int = 0
-    ctx_checksum: str = ""  #: format 3: the context tables' SHA-256 (a stream names 8 hex digits)
 
     def tags(self, encoder: str = "") -> list[str]:
         """``NAME=value`` comments for the OpusTags header (format 2: one compact comment and
