@@ -14,7 +14,9 @@ docs/libopus.md). Pitch accuracy per frame (period T = 256 / 2^(f18 + 1.5)):
   the pitch window's centre, sample 160t), on the frames Praat calls voiced: GPE (> 20 %) and
   octave errors, for classic, net and PitchDNN.
 Synthesis: libopus's FARGAN on our core (``LibopusVocoder``, x86 path), each output advanced by its
-delay; PESQ-WB, STOI, DNSMOS OVRL / P.808 (speechmos) against the input.
+delay; PESQ-WB, STOI, DNSMOS OVRL / P.808 (speechmos) against the input. ``--codec``: the shipped
+codec and vocoder (trained on classic features) at 3k with the encoder's feature extractor
+switched to ``pitch="net"`` (a bench-only patch of ``mlcodec.dsp.features.FeatureExtractor``).
 """
 from __future__ import annotations
 
@@ -64,6 +66,9 @@ def main(argv=None) -> int:
     ap.add_argument("--no-dnsmos", action="store_true")
     ap.add_argument("--no-praat", action="store_true")
     ap.add_argument("--no-fargan", action="store_true")
+    ap.add_argument("--sets", default="libopus,classic,net", help="feature sets synthesised by FARGAN")
+    ap.add_argument("--codec", action="store_true",
+                    help="also mlcodec encode (3k) + decode with the shipped models, classic vs net features")
     a = ap.parse_args(argv)
     from mlcodec.dsp.audio import read_audio
     from mlcodec.dsp.features import compute_features
@@ -97,30 +102,62 @@ def main(argv=None) -> int:
             T = np.concatenate([period(f[:, 18]) for f in sets[k]])[v]
             w3, g, o = ratio_stats(T, P)
             print(f"| {k} | {100 * w3:.1f} % / {100 * g:.1f} % / {100 * o:.1f} % |")
+    dnsmos = load_dnsmos(a.no_dnsmos)
+    if a.codec:
+        codec_rows(xs, a.pitch_weights, dnsmos)
     if a.no_fargan:
         return 0
     from mlcodec.libopus.fargan import LibopusVocoder, load_model
 
     lm = load_model(os.path.join(a.weights, "fargan_arrays.bin"))
-    dnsmos = load_dnsmos(a.no_dnsmos)
     print("\n| features -> libopus FARGAN | PESQ-WB | STOI | DNSMOS OVRL | DNSMOS P.808 |")
     print("|---|---|---|---|---|")
-    for k in ("libopus", "classic", "net"):
+    for k in a.sets.split(","):
         rs = []
         for x, f in zip(xs, sets[k]):
             voc = LibopusVocoder(lm)
             y = np.asarray(voc.synthesize(f[:, :20]), np.float64) / 32768.0
-            r, y = delay_aligned(x / 32768.0, y, int(voc.delay))
-            p, s = pesq_stoi(r, y)
-            row = {"pesq": p, "stoi": s}
-            if dnsmos is not None:
-                d = dnsmos.run(np.clip(y, -1, 1).astype(np.float32), sr=16000)
-                row["ovrl"], row["p808"] = d["ovrl_mos"], d["p808_mos"]
-            rs.append(row)
-        m = {q: float(np.nanmean([r[q] for r in rs])) for q in rs[0]}
-        print(f"| {k} | {m['pesq']:.3f} | {m['stoi']:.3f} | {m.get('ovrl', float('nan')):.3f} | "
-              f"{m.get('p808', float('nan')):.3f} |", flush=True)
+            _, y = delay_aligned(x, y, int(voc.delay))
+            rs.append(score(x[:len(y)], y, dnsmos))
+        print_row(k, rs)
     return 0
+
+
+def score(x, y, dnsmos) -> dict:
+    p, s = pesq_stoi(x / 32768.0, y)
+    row = {"pesq": p, "stoi": s}
+    if dnsmos is not None:
+        d = dnsmos.run(np.clip(y, -1, 1).astype(np.float32), sr=16000)
+        row["ovrl"], row["p808"] = d["ovrl_mos"], d["p808_mos"]
+    return row
+
+
+def print_row(k, rs) -> None:
+    m = {q: float(np.nanmean([r[q] for r in rs])) for q in rs[0]}
+    print(f"| {k} | {m['pesq']:.3f} | {m['stoi']:.3f} | {m.get('ovrl', float('nan')):.3f} | "
+          f"{m.get('p808', float('nan')):.3f} |", flush=True)
+
+
+def codec_rows(xs, pitch_weights, dnsmos) -> None:
+    import functools
+
+    import mlcodec
+    import mlcodec.dsp.features as FE
+
+    orig = FE.FeatureExtractor
+    print("\n| mlcodec 3k, shipped models, encoder features | PESQ-WB | STOI | DNSMOS OVRL | DNSMOS P.808 |")
+    print("|---|---|---|---|---|")
+    try:
+        for k in ("classic", "net"):
+            FE.FeatureExtractor = functools.partial(orig, pitch=k, pitch_weights=pitch_weights)
+            rs = []
+            for x in xs:
+                d = mlcodec.encode(x / 32768.0, 16000, bitrate="3k", serial=1)
+                y = mlcodec.decode(d)[0].astype(np.float64)[: len(x)]
+                rs.append(score(x[: len(y)], y, dnsmos))
+            print_row(k, rs)
+    finally:
+        FE.FeatureExtractor = orig
 
 
 if __name__ == "__main__":

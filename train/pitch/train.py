@@ -3,7 +3,9 @@
     python -m train.pitch.train --out /work/cache/pitchrun --steps 1500 --seed 1 --threads 1
     python -m train.pitch.train --out /work/cache/pitchrun --export mlcodec/models/pitch_v1.bin
 
-Data: ``train.pitch.data`` (PitchDNN's inputs on training speakers, PitchDNN's logits as labels).
+Data: ``train.pitch.data`` (PitchDNN's inputs on training speakers, PitchDNN's logits as labels):
+``--hours`` of speech (data seed 1) plus ``--lower-hours`` of other files slowed down by 0.5..0.9
+(data seed 2: lower voices, rare in the corpus); 5 % of the files held out for the log's val_*.
 Loss: cross-entropy of the student's 180-bin softmax against the teacher's softmax (distillation;
 the teacher's sharp distribution carries its octave and unvoiced-frame behaviour). Sequences of
 ``--frames`` consecutive frames from one file, GRU state from zero, Adam with cosine decay.
@@ -79,12 +81,16 @@ def loss_fn(model, I, X, L, M):
     return (ce * M).sum() / M.sum(), (acc * M).sum() / M.sum()
 
 
-def train(out: Path, steps: int, seed: int, frames: int, batch: int, lr: float, sizes, log=print):
+def train(out: Path, steps: int, seed: int, frames: int, batch: int, lr: float, sizes, log=print,
+          hours: float = 1.5, lower_hours: float = 0.75, lower=(0.5, 0.9)):
     from train.pitch.data import build
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    paths = build(log=None)
+    paths = build(hours, 1, log=None)
+    if lower_hours > 0:  # slowed-down copies of other training files (lower voices), data seed 2
+        paths = paths + build(lower_hours, 2, log=None, lower=lower)
+        paths = [paths[i] for i in np.random.default_rng(seed + 3).permutation(len(paths))]
     ex = load_examples(paths)
     n_val = max(1, len(ex) // 20)  # last 5 % of the (shuffled) files: a held-out check
     val, ex = ex[-n_val:], ex[:-n_val]
@@ -146,6 +152,9 @@ def main(argv=None) -> int:
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--sizes", default="32,48,48", help="nb_if,nb_down,nb_gru")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--hours", type=float, default=1.5, help="training speech (data seed 1)")
+    ap.add_argument("--lower-hours", type=float, default=0.75, help="slowed-down speech (data seed 2)")
+    ap.add_argument("--lower", default="0.5,0.9", help="slow-down factor range")
     ap.add_argument("--export", default=None, help="write the blob from OUT/ckpt.pt (no training)")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
@@ -158,7 +167,8 @@ def main(argv=None) -> int:
         export(model, Path(a.export))
         print(f"wrote {a.export}")
         return 0
-    train(out, a.steps, a.seed, a.frames, a.batch, a.lr, sizes, log=lambda s: print(s, flush=True))
+    train(out, a.steps, a.seed, a.frames, a.batch, a.lr, sizes, log=lambda s: print(s, flush=True),
+          hours=a.hours, lower_hours=a.lower_hours, lower=tuple(float(v) for v in a.lower.split(",")))
     return 0
 
 
