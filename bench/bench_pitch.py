@@ -102,6 +102,14 @@ def main(argv=None) -> int:
             T = np.concatenate([period(f[:, 18]) for f in sets[k]])[v]
             w3, g, o = ratio_stats(T, P)
             print(f"| {k} | {100 * w3:.1f} % / {100 * g:.1f} % / {100 * o:.1f} % |")
+        low = f0[v] < 100.0
+        print(f"\n# Praat voiced frames below 100 Hz: {int(low.sum())}; GPE > 20 % by Praat F0 band")
+        print("| estimator | GPE, F0 < 100 Hz | GPE, F0 >= 100 Hz |")
+        print("|---|---|---|")
+        for k in ("classic", "net", "libopus"):
+            T = np.concatenate([period(f[:, 18]) for f in sets[k]])[v]
+            gpe = np.abs(T / P - 1) > 0.2
+            print(f"| {k} | {100 * gpe[low].mean():.1f} % | {100 * gpe[~low].mean():.1f} % |")
     dnsmos = load_dnsmos(a.no_dnsmos)
     if a.codec:
         codec_rows(xs, a.pitch_weights, dnsmos)

@@ -82,7 +82,7 @@ def loss_fn(model, I, X, L, M):
 
 
 def train(out: Path, steps: int, seed: int, frames: int, batch: int, lr: float, sizes, log=print,
-          hours: float = 1.5, lower_hours: float = 0.75, lower=(0.5, 0.9)):
+          hours: float = 1.0, lower_hours: float = 0.0, lower=(0.5, 0.9)):
     from train.pitch.data import build
 
     torch.manual_seed(seed)
@@ -91,7 +91,14 @@ def train(out: Path, steps: int, seed: int, frames: int, batch: int, lr: float, 
     if lower_hours > 0:  # slowed-down copies of other training files (lower voices), data seed 2
         paths = paths + build(lower_hours, 2, log=None, lower=lower)
         paths = [paths[i] for i in np.random.default_rng(seed + 3).permutation(len(paths))]
-    ex = load_examples(paths)
+    return train_on(load_examples(paths), out, steps, seed, frames, batch, lr, sizes, log)
+
+
+def train_on(ex, out: Path | None, steps: int, seed: int, frames: int, batch: int, lr: float, sizes,
+             log=print):
+    """Train on examples [(iff, xcf, logits)]; checkpoints to ``out/ckpt.pt`` unless ``out`` is None."""
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
     n_val = max(1, len(ex) // 20)  # last 5 % of the (shuffled) files: a held-out check
     val, ex = ex[-n_val:], ex[:-n_val]
     model = PitchNetTorch(*sizes)
@@ -99,7 +106,8 @@ def train(out: Path, steps: int, seed: int, frames: int, batch: int, lr: float, 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
     it = batches(ex, frames, batch, rng)
     vb = next(batches(val, 400, 32, np.random.default_rng(seed + 7)))
-    out.mkdir(parents=True, exist_ok=True)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     for step in range(1, steps + 1):
         I, X, L, Mk = next(it)
@@ -109,7 +117,7 @@ def train(out: Path, steps: int, seed: int, frames: int, batch: int, lr: float, 
         nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         sched.step()
-        if step % 250 == 0 or step == steps:
+        if out is not None and (step % 250 == 0 or step == steps):
             with torch.no_grad():
                 vl, va = loss_fn(model, *vb)
             log(f"step {step} loss {loss.item():.4f} acc {acc.item():.4f} val_loss {vl.item():.4f} "
@@ -119,11 +127,10 @@ def train(out: Path, steps: int, seed: int, frames: int, batch: int, lr: float, 
     return model
 
 
-def export(model: PitchNetTorch, path: Path) -> None:
-    """Write the blob: int8 dense/GRU (libopus rules), float conv2d, the config record."""
+def records(model: PitchNetTorch) -> dict:
+    """The blob's records: int8 dense/GRU (libopus rules), float conv2d, the config record."""
     from mlcodec.dsp.pitchnet import CONFIG, VERSION
     from mlcodec.nn.layers import linear_records
-    from mlcodec.nn.weights import write_weights
     from train.export import _gru
 
     def np_(t):
@@ -138,8 +145,14 @@ def export(model: PitchNetTorch, path: Path) -> None:
     for name, c in (("pn_conv1", model.conv1), ("pn_conv2", model.conv2)):
         rec[f"{name}_weight_float"] = np_(c.weight).astype(np.float32).reshape(-1)
         rec[f"{name}_bias"] = np_(c.bias).astype(np.float32)
+    return rec
+
+
+def export(model: PitchNetTorch, path: Path) -> None:
+    from mlcodec.nn.weights import write_weights
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_weights(path, rec)
+    write_weights(path, records(model))
 
 
 def main(argv=None) -> int:
@@ -152,8 +165,9 @@ def main(argv=None) -> int:
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--sizes", default="32,48,48", help="nb_if,nb_down,nb_gru")
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--hours", type=float, default=1.5, help="training speech (data seed 1)")
-    ap.add_argument("--lower-hours", type=float, default=0.75, help="slowed-down speech (data seed 2)")
+    ap.add_argument("--hours", type=float, default=1.0, help="training speech (data seed 1)")
+    ap.add_argument("--lower-hours", type=float, default=0.0,
+                    help="slowed-down speech (data seed 2; not in the shipped pitch_v1)")
     ap.add_argument("--lower", default="0.5,0.9", help="slow-down factor range")
     ap.add_argument("--export", default=None, help="write the blob from OUT/ckpt.pt (no training)")
     a = ap.parse_args(argv)
