@@ -82,7 +82,7 @@ def loss_fn(model, I, X, L, M):
 
 
 def train(out: Path, steps: int, seed: int, frames: int, batch: int, lr: float, sizes, log=print,
-          hours: float = 1.0, lower_hours: float = 0.0, lower=(0.5, 0.9)):
+          hours: float = 1.0, lower_hours: float = 0.0, lower=(0.5, 0.9), init=None):
     from train.pitch.data import build
 
     torch.manual_seed(seed)
@@ -91,17 +91,23 @@ def train(out: Path, steps: int, seed: int, frames: int, batch: int, lr: float, 
     if lower_hours > 0:  # slowed-down copies of other training files (lower voices), data seed 2
         paths = paths + build(lower_hours, 2, log=None, lower=lower)
         paths = [paths[i] for i in np.random.default_rng(seed + 3).permutation(len(paths))]
-    return train_on(load_examples(paths), out, steps, seed, frames, batch, lr, sizes, log)
+    return train_on(load_examples(paths), out, steps, seed, frames, batch, lr, sizes, log, init)
 
 
 def train_on(ex, out: Path | None, steps: int, seed: int, frames: int, batch: int, lr: float, sizes,
-             log=print):
-    """Train on examples [(iff, xcf, logits)]; checkpoints to ``out/ckpt.pt`` unless ``out`` is None."""
+             log=print, init: Path | None = None):
+    """Train on examples [(iff, xcf, logits)]; checkpoints to ``out/ckpt.pt`` unless ``out`` is None.
+    ``init``: start from that checkpoint's weights (a fine-tuning stage)."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     n_val = max(1, len(ex) // 20)  # last 5 % of the (shuffled) files: a held-out check
     val, ex = ex[-n_val:], ex[:-n_val]
     model = PitchNetTorch(*sizes)
+    if init is not None:
+        ck = torch.load(init)
+        model = PitchNetTorch(*ck["sizes"])
+        model.load_state_dict(ck["model"])
+        sizes = ck["sizes"]
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
     it = batches(ex, frames, batch, rng)
@@ -169,6 +175,7 @@ def main(argv=None) -> int:
     ap.add_argument("--lower-hours", type=float, default=0.0,
                     help="slowed-down speech (data seed 2; not in the shipped pitch_v1)")
     ap.add_argument("--lower", default="0.5,0.9", help="slow-down factor range")
+    ap.add_argument("--init", default=None, help="start from this checkpoint (fine-tuning stage)")
     ap.add_argument("--export", default=None, help="write the blob from OUT/ckpt.pt (no training)")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
@@ -182,7 +189,8 @@ def main(argv=None) -> int:
         print(f"wrote {a.export}")
         return 0
     train(out, a.steps, a.seed, a.frames, a.batch, a.lr, sizes, log=lambda s: print(s, flush=True),
-          hours=a.hours, lower_hours=a.lower_hours, lower=tuple(float(v) for v in a.lower.split(",")))
+          hours=a.hours, lower_hours=a.lower_hours, lower=tuple(float(v) for v in a.lower.split(",")),
+          init=Path(a.init) if a.init else None)
     return 0
 
 
