@@ -4,7 +4,8 @@ Per 10 ms frame (160 samples at 16 kHz, int16-unit floats) the extractor outputs
 18 band-energy cepstra (specs 07 s2), the log-domain pitch feature and the pitch correlation
 (specs 07 s5). libopus estimates pitch with PitchDNN; we use our own classical estimator
 (normalised cross-correlation candidates + fixed-lag Viterbi tracking, docs/features.md), then
-compute the correlation feature exactly as specs 07 s5.3 does from the chosen period.
+compute the correlation feature exactly as specs 07 s5.3 does from the chosen period. Optionally
+(``pitch="net"``) features 18, 19 come from our pitch network instead (mlcodec.dsp.pitchnet).
 
 Timing (specs 07 s6): frame t is complete when input samples [160t, 160t+160) have arrived.
 The pitch tracker looks :data:`PITCH_LOOKAHEAD` frames ahead, so a streaming extractor emits
@@ -327,6 +328,9 @@ class FeatureExtractor:
     :meth:`process` returns the frames that are final so far (each frame waits for
     :data:`PITCH_LOOKAHEAD` later frames); :meth:`flush` zero-pads a trailing partial frame
     and returns everything left. The total number of frames is ceil(samples / 160).
+    ``pitch="net"`` takes features 18, 19 from our pitch network (:mod:`mlcodec.dsp.pitchnet`,
+    libopus's PitchDNN definition; ``pitch_weights`` overrides its blob) instead of the classic
+    tracker; the cepstrum and the emission timing are the same.
     """
 
     def __init__(self, pitch: str = "classic", pitch_weights=None) -> None:

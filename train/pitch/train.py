@@ -1,7 +1,11 @@
 """Seeded training of our pitch network (mlcodec.dsp.pitchnet) by distillation, and its export.
 
-    python -m train.pitch.train --out /work/cache/pitchrun --steps 1500 --seed 1 --threads 1
-    python -m train.pitch.train --out /work/cache/pitchrun --export mlcodec/models/pitch_v1.bin
+    python -m train.pitch.train --out /work/cache/pitchrun2 --steps 1500 --seed 1 --threads 1
+    python -m train.pitch.train --out /work/cache/pitchrun4 --init /work/cache/pitchrun2/ckpt.pt \
+        --steps 500 --lr 1e-3 --seed 2 --threads 1 --hours 1.0 --lower-hours 0.75
+    python -m train.pitch.train --out /work/cache/pitchrun4 --export mlcodec/models/pitch_v1.bin
+
+(the shipped blob; data first: docs/features.md "Pitch network").
 
 Data: ``train.pitch.data`` (PitchDNN's inputs on training speakers, PitchDNN's logits as labels):
 ``--hours`` of speech (data seed 1) plus ``--lower-hours`` of other files slowed down by 0.5..0.9
