@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 from numba import njit
 
-from mlcodec.libopus import lpcnet_analysis as A
-from mlcodec.libopus import lpcnet_tables as TB
+import mlcodec.libopus.lpcnet_analysis as A  # DSP layer (rank 3), as is lpcnet_tables
+import mlcodec.libopus.lpcnet_tables as TB
 from mlcodec.nn import kernels as K
 from mlcodec.nn import layers as LY
 from mlcodec.nn import models as M

@@ -7,10 +7,16 @@ import math
 import numpy as np
 
 from mlcodec.dsp.pitchnet import CONV_CH, NB_IF, NB_OUT, NB_XCORR, XS, config_of
-from mlcodec.libopus.reference_pitchdnn import layer_arrays
 from mlcodec.nn import reference as R
 
 F = np.float32
+_ROLES = ("bias", "subias", "weights_int8", "weights_float", "weights_idx", "weights_diag", "scale")
+
+
+def layer_arrays(ws, name: str) -> dict:
+    """Role -> array for linear layer ``name`` (the records that exist)."""
+    return {("diag" if r == "weights_diag" else r): ws.array(f"{name}_{r}") for r in _ROLES
+            if f"{name}_{r}" in ws}
 
 
 class ReferencePitchNet:
