@@ -23,6 +23,8 @@ Task = Callable[..., tuple]
 _busy = False
 #: In a pool worker: the stop signal received while busy, acted on at the next safe point.
 _stop_signal = 0
+#: The batch's main process, as the pool worker was told at start-up (None: not a pool worker).
+_parent_pid: int | None = None
 
 
 def _pool_signal(signum, frame):  # noqa: ARG001
@@ -90,6 +92,8 @@ def _pool_init(parent: int | None = None) -> None:
 
     A SIGINT that the main process ignores (a background job of a non-interactive shell) stays
     ignored in the workers too, so that Ctrl-C never stops the workers behind its back."""
+    global _parent_pid
+    _parent_pid = parent
     signal.signal(signal.SIGTERM, _pool_signal)
     if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
         signal.signal(signal.SIGINT, _pool_signal)
@@ -109,6 +113,10 @@ def _pool_worker(task: Task, src: str, dst: str):
         os._exit(143 if isinstance(exc, Terminated) else 130)
     finally:
         _busy = False
+        if _stop_signal and _parent_pid is not None and os.getppid() != _parent_pid:
+            # the parent died while this input ran past its last safe point (a two-pass
+            # encode's coding phase): nobody will take the result, and idle is no place to stay
+            os._exit(128 + _stop_signal)
 
 
 def _stop_pool(pool: ProcessPoolExecutor) -> None:
