@@ -14,7 +14,9 @@ system's decoder reads, so all of them lose the same packets:
     --set-ctl-int 4012=1`` (OPUS_SET_INBAND_FEC: ``--expect-loss`` alone does not enable LBRR);
     opusdec can only drop packets at random with its own ``rand()``, so its packets are decoded
     by ``opus_demo -d ... -dec_complexity 0 -lossfile T`` (classic PLC + LBRR, what opusdec
-    does, on libopus 1.6.1's decoder); rate = the real opusenc file;
+    does, on libopus 1.6.1's decoder); rate = the real opusenc file; a second row decodes the
+    same files with opusdec itself (libopus 1.3.1) ``--packet-loss P`` for the random conditions
+    (its own losses, not the traces');
   * mlcodec ``encode --bitrate 3k --frame-ms 20 [--redundancy 500]``, ``decode [--loss-trace T]``.
 Metrics: PLCMOS (speechmos, non-intrusive; the 15 random rater embeddings seeded with 0 for
 every clip so scores are repeatable), STOI against the original, DNSMOS OVRL/P.808 on
@@ -52,7 +54,7 @@ from dataclasses import dataclass, field  # noqa: E402
 import numpy as np  # noqa: E402
 
 import loss_patterns as lp  # noqa: E402
-from common import write_section  # noqa: E402
+from common import cpu_seconds, write_section  # noqa: E402
 from eval_subset import eval_files  # noqa: E402
 
 OPUS_DEMO = os.environ.get("OPUS_DEMO", "/work/libopus/bin/opus_demo")
@@ -89,7 +91,7 @@ def _cli_env() -> dict:
 class System:
     key: str
     label: str
-    kind: str  # "opus_demo" | "opusenc" | "ours"
+    kind: str  # "opus_demo" | "opusenc" | "opusdec" | "ours"
     enc: list = field(default_factory=list)
     dec_cx: int = 10
     ours_enc_opts: list = field(default_factory=list)
@@ -97,9 +99,25 @@ class System:
     version: str = ""  # part of the encode cache key (ours: the code's commit)
 
     def stream_path(self, cache: Path, stem: str) -> Path:
-        ext = {"opus_demo": "bit", "opusenc": "bit", "ours": "opus"}[self.kind]
+        ext = {"opus_demo": "bit", "opusenc": "bit", "opusdec": "opus", "ours": "opus"}[self.kind]
         tag = sha1(json.dumps([self.enc, self.ours_enc_opts, self.version]).encode())[:10]
         return cache / "enc" / f"{self.key}-{tag}" / f"{stem}.{ext}"
+
+    def encode_all(self, files: list[Path], xs: list, cache: Path) -> list[tuple[Path, int]]:
+        """``encode`` of every file; ours in one batch CLI process (``encode -o DIR``: one start-up)."""
+        todo = [f for f in files if not (self.stream_path(cache, f.stem).exists()
+                                         and self.stream_path(cache, f.stem).with_suffix(".size").exists())]
+        if self.kind == "ours" and todo:
+            with tempfile.TemporaryDirectory() as td:
+                _run([*_mlcodec_cmd(), "encode", "--bitrate", "3k", "--frame-ms", "20", *self.ours_enc_opts,
+                      *map(str, todo), "-o", td], env=_cli_env(), cwd=ROOT)
+                for f in todo:
+                    out = self.stream_path(cache, f.stem)
+                    out.parent.mkdir(parents=True, exist_ok=True)
+                    size = (Path(td) / f"{f.stem}.opus").stat().st_size
+                    shutil.move(Path(td) / f"{f.stem}.opus", out)
+                    out.with_suffix(".size").write_text(str(size))
+        return [self.encode(f, x, cache) for f, x in zip(files, xs)]
 
     def encode(self, src: Path, x: np.ndarray, cache: Path) -> tuple[Path, int]:
         """(stream path, whole-file bytes); cached."""
@@ -116,14 +134,14 @@ class System:
                 _run([OPUS_DEMO, "-e", *self.enc, str(raw), str(tmp / "o.bit")])
                 size = _ogg_size((tmp / "o.bit").read_bytes())
                 shutil.move(tmp / "o.bit", out)
-            elif self.kind == "opusenc":
+            elif self.kind in ("opusenc", "opusdec"):
                 import soundfile as sf
 
                 sf.write(tmp / "in.wav", np.clip(np.rint(x), -32768, 32767).astype(np.int16), RATE)
                 _run(["opusenc", "--quiet", *self.enc, str(tmp / "in.wav"), str(tmp / "o.opus")])
                 ogg = (tmp / "o.opus").read_bytes()
                 size = len(ogg)
-                out.write_bytes(ogg_to_bit(ogg))
+                out.write_bytes(ogg_to_bit(ogg) if self.kind == "opusenc" else ogg)
             else:
                 _run([*_mlcodec_cmd(), "encode", "--bitrate", "3k", "--frame-ms", "20", *self.ours_enc_opts,
                       str(src), str(tmp / "o.opus")], env=_cli_env(), cwd=ROOT)
@@ -132,18 +150,47 @@ class System:
         size_f.write_text(str(size))
         return out, size
 
-    def decoder_cmd(self, stream: Path, trace: Path | None, out: Path) -> list[str]:
+    def runs(self, cond: str) -> bool:
+        """opusdec simulates only independent loss, with its own rand(): no traces."""
+        return self.kind != "opusdec" or lp.parse_condition(cond)[0] in ("none", "rand")
+
+    def decoder_cmd(self, stream: Path, trace: Path | None, out: Path, cond: str = "0") -> list[str]:
+        if self.kind == "opusdec":
+            p = lp.parse_condition(cond)[1]
+            loss = ["--packet-loss", f"{p:g}"] if p else []
+            return ["opusdec", "--quiet", "--rate", str(RATE), *loss, str(stream), str(out)]
         if self.kind in ("opus_demo", "opusenc"):
             loss = ["-lossfile", str(trace)] if trace else []
             return [OPUS_DEMO, "-d", str(RATE), "1", "-dec_complexity", str(self.dec_cx), *loss, str(stream), str(out)]
         loss = ["--loss-trace", str(trace)] if trace else []
-        return [*_mlcodec_cmd(), "decode", *loss, str(stream), str(out)]
+        if lib_has_loss():
+            return ["library: mlcodec.codec.files.decode_stream(vocoder='auto', loss=Trace)", *loss, self.version]
+        return [*_mlcodec_cmd(), "decode", *loss, str(stream), str(out), self.version]
 
-    def decode(self, stream: Path, trace: Path | None, tmp: Path) -> np.ndarray:
+    def decode(self, stream: Path, trace: Path | None, tmp: Path, cond: str = "0") -> np.ndarray:
         """Decoded audio (int16-unit floats), not yet aligned."""
+        if self.kind == "opusdec":
+            import soundfile as sf
+
+            _run(self.decoder_cmd(stream, trace, tmp / "o.wav", cond))
+            return sf.read(tmp / "o.wav", dtype="int16")[0].astype(np.float32)
+        if self.kind == "ours" and lib_has_loss():
+            # in-process, the public decoder with the trace as its loss model: what
+            # `mlcodec decode --loss-trace T` runs, without a 1.5 s start-up per file
+            from mlcodec.codec.files import decode_stream
+            from mlcodec.codec.loss import Trace
+
+            loss = None
+            if trace is not None:
+                with open(trace, "rb") as f:
+                    loss = Trace.read(f, file=str(trace))
+            parts: list = []
+            with open(stream, "rb") as f:
+                decode_stream(f, parts.append, vocoder="auto", loss=loss)
+            return np.concatenate(parts).astype(np.float32) if parts else np.zeros(0, np.float32)
         if self.kind == "ours":
             out = tmp / "o.wav"
-            _run(self.decoder_cmd(stream, trace, out), env=_cli_env(), cwd=ROOT)
+            _run(self.decoder_cmd(stream, trace, out)[:-1], env=_cli_env(), cwd=ROOT)
             import soundfile as sf
 
             y, sr = sf.read(out, dtype="int16")
@@ -176,14 +223,32 @@ def ogg_to_bit(ogg: bytes) -> bytes:
     return b"".join(encode_record(p.data) for p in read_ogg_opus(io.BytesIO(ogg)).packets())
 
 
+def lib_has_loss() -> bool:
+    """Whether the library decoder takes a loss model (issue 13's decode side)."""
+    import inspect
+
+    from mlcodec.codec.files import decode_stream
+
+    return "loss" in inspect.signature(decode_stream).parameters
+
+
 def cli_has(command: str, option: str) -> bool:
     r = subprocess.run([*_mlcodec_cmd(), command, "--help"], capture_output=True, env=_cli_env(), cwd=ROOT)
     return option in r.stdout.decode(errors="replace")
 
 
 def git_head() -> str:
-    r = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True)
-    return r.stdout.decode().strip()[:12] or "unknown"
+    r = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short=12", "HEAD"], capture_output=True)
+    return r.stdout.decode().strip() or "unknown"
+
+
+def code_version() -> str:
+    """Git tree hashes of mlcodec/ and cli/ at HEAD (+ a dirty mark): the cache key of our
+    streams and decodes, so that a merge that changes the codec recomputes them."""
+    r = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD:mlcodec", "HEAD:cli"], capture_output=True)
+    d = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--", "mlcodec", "cli"], capture_output=True)
+    v = "-".join(h[:10] for h in r.stdout.decode().split()) or "unknown"
+    return v + ("-dirty" if d.stdout.strip() else "")
 
 
 def systems(which: set[str]) -> list[System]:
@@ -196,15 +261,17 @@ def systems(which: set[str]) -> list[System]:
         System("opusenc24fec", "opusenc 24 kb/s + in-band FEC (LBRR)", "opusenc",
                ["--speech", "--bitrate", "24", "--framesize", "20", "--expect-loss", "20", "--set-ctl-int", "4012=1"],
                dec_cx=0),
+        System("opusdec24fec", "opusenc 24 kb/s + in-band FEC, opusdec --packet-loss (its own random loss)", "opusdec",
+               ["--speech", "--bitrate", "24", "--framesize", "20", "--expect-loss", "20", "--set-ctl-int", "4012=1"]),
         System("ours3k", "mlcodec 3k, 20 ms", "ours"),
         System("ours3kred500", "mlcodec 3k, 20 ms + --redundancy 500", "ours", ours_enc_opts=["--redundancy", "500"]),
     ]
     out = [s for s in out if not which or s.key in which]
-    head = git_head()
+    head, version = git_head(), code_version()
     has_red = has_trace = None
     for s in out:
         if s.kind == "ours":
-            s.version = head
+            s.version = version
             has_trace = cli_has("decode", "--loss-trace") if has_trace is None else has_trace
             if s.ours_enc_opts:
                 has_red = cli_has("encode", "--redundancy") if has_red is None else has_red
@@ -214,7 +281,7 @@ def systems(which: set[str]) -> list[System]:
                 s.skip = f"`mlcodec decode --loss-trace` does not exist at {head} (lossy conditions skipped)"
         elif shutil.which(OPUS_DEMO) is None:
             s.skip = f"opus_demo not found at {OPUS_DEMO}"
-        elif s.kind == "opusenc" and shutil.which("opusenc") is None:
+        elif s.kind in ("opusenc", "opusdec") and shutil.which("opusenc") is None:
             s.skip = "opusenc not installed (Debian opus-tools)"
     return out
 
@@ -287,17 +354,17 @@ def run_task(t: dict) -> dict:
     s: System = t["system"]
     x = read_audio(t["src"])
     ref = x / 32768.0
-    c0 = time.process_time()
+    c0 = cpu_seconds()
     w0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as td:
         tmp = Path(td)
-        y = s.decode(Path(t["stream"]), Path(t["trace"]) if t["trace"] else None, tmp)
+        y = s.decode(Path(t["stream"]), Path(t["trace"]) if t["trace"] else None, tmp, t["cond"])
         dec_wall = time.perf_counter() - w0
         if s.kind == "ours":
             lag = 0  # mlcodec output is aligned by its pre-skip
         else:
             # the decoder's delay, from the no-loss decode of the same stream
-            y0 = y if not t["trace"] else s.decode(Path(t["stream"]), None, tmp)
+            y0 = y if t["cond"] == "0" else s.decode(Path(t["stream"]), None, tmp)
             lag = align_lag(x, y0)
     y = shift(y, lag, len(x)) / 32768.0
     y = np.clip(y, -1, 1)
@@ -312,7 +379,7 @@ def run_task(t: dict) -> dict:
             warnings.simplefilter("ignore")
             d = dnsmos.run(y.astype(np.float32), sr=RATE)
         r["ovrl"], r["p808"] = float(d["ovrl_mos"]), float(d["p808_mos"])
-    r["cpu_s"] = round(time.process_time() - c0, 3)
+    r["cpu_s"] = round(cpu_seconds() - c0, 3)  # decoders (child processes) included
     res_path.parent.mkdir(parents=True, exist_ok=True)
     tmp_p = res_path.with_suffix(".tmp")
     tmp_p.write_text(json.dumps(r))
@@ -370,6 +437,7 @@ def render(syss, conds, res, rates, cond_stats, a, nfiles, secs, wall, load) -> 
             cells = [f"{_mean(rr[c], 'ovrl'):.2f} / {_mean(rr[c], 'p808'):.2f}" if rr.get(c) else "—" for c in dn]
             out.append(f"| {s.label} | " + " | ".join(cells) + " |")
         out.append("")
+    out += targets(res, rates, a)
     skipped = [f"{s.label}: {s.skip}" for s in syss if s.skip]
     out.append(f"Realised loss over the {nfiles} files' packets: {stats}.\n")
     if skipped:
@@ -380,6 +448,41 @@ def render(syss, conds, res, rates, cond_stats, a, nfiles, secs, wall, load) -> 
                "shared cores — a busy machine, timings are not measurements). kb/s = whole-file bytes × 8 / "
                "duration (libopus: opus_demo packets muxed into Ogg Opus; opusenc and mlcodec: their files).\n")
     return "\n".join(out)
+
+
+def _drop(res, sys_key, cond, metric="plcmos"):
+    rr = res.get(sys_key, {})
+    if not rr.get("0") or not rr.get(cond):
+        return None
+    byf = {r["file"]: r[metric] for r in rr["0"]}
+    pairs = [(byf[r["file"]], r[metric]) for r in rr[cond] if r["file"] in byf]
+    return lp.paired_drop([p[0] for p in pairs], [p[1] for p in pairs]) + (_mean(rr[cond], metric),)
+
+
+def targets(res, rates, a, cond: str = "lossgen20") -> list[str]:
+    """Issue 13's targets at 20 % bursty loss (the lossgen trace), where the rows exist."""
+    ref, red, plain = _drop(res, "opus24dred", cond), _drop(res, "ours3kred500", cond), _drop(res, "ours3k", cond)
+    lines = []
+    if ref and red:
+        ok = red[0] <= ref[0]
+        lines.append(f"| PLCMOS drop at {lp.condition_label(cond, a.burst)}: mlcodec 3k + 500 ms ≤ libopus 24k + DRED 1 s "
+                     f"| {red[0]:.2f} ± {red[1]:.2f} vs {ref[0]:.2f} ± {ref[1]:.2f} | {'met' if ok else '**missed**'} |")
+    if red and plain:
+        ok = red[2] > plain[2]
+        lines.append(f"| redundancy beats plain under the same loss (PLCMOS) | {red[2]:.2f} vs {plain[2]:.2f} "
+                     f"(drops {red[0]:.2f} vs {plain[0]:.2f}) | {'met' if ok else '**missed**'} |")
+    if "ours3kred500" in rates and "opus24dred" in rates:
+        q = rates["ours3kred500"] / rates["opus24dred"]
+        lines.append(f"| total rate < 1/4 of libopus 24k + DRED | {rates['ours3kred500']:.2f} vs "
+                     f"{rates['opus24dred']:.2f} kb/s ({q:.2f}×) | {'met' if q < 0.25 else '**missed**'} |")
+    if ref and red:
+        ok = red[2] >= ref[2]
+        lines.append(f"| stretch: absolute PLCMOS ≥ libopus's under loss | {red[2]:.2f} vs {ref[2]:.2f} | "
+                     f"{'met' if ok else '**missed**'} |")
+    if not lines:
+        return []
+    return ["**Issue 13's targets** (computed by the script from the tables above)\n", "| target | measured | verdict |",
+            "|---|---|---|", *lines, ""]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -442,17 +545,17 @@ def main(argv=None) -> None:
         t0 = time.perf_counter()
         tot_b = 0
         streams = {}
-        for f, x in zip(files, xs):
-            streams[f], nb = s.encode(f, x, cache)
+        for f, (st, nb) in zip(files, s.encode_all(files, xs, cache)):
+            streams[f] = st
             tot_b += nb
         rates[s.key] = lp.kbps(tot_b, sum(len(x) for x in xs))
         print(f"# encoded {s.label}: {rates[s.key]:.2f} kb/s ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
-        run_conds = ["0"] if s.skip else conds
+        run_conds = ["0"] if s.skip else [c for c in conds if s.runs(c)]
         for c in run_conds:
             for f in files:
                 st, tr = streams[f], traces[(c, f)]
                 key = sha1(json.dumps([sha1(st.read_bytes()), sha1(tr.read_bytes()) if tr else None,
-                                       s.decoder_cmd(Path("S"), Path("T") if tr else None, Path("O")),
+                                       s.decoder_cmd(Path("S"), Path("T") if tr else None, Path("O"), c),
                                        c in a.dnsmos_conds, 2]).encode())
                 tasks.append({"system": s, "cond": c, "src": str(f), "stream": str(st),
                               "trace": str(tr) if tr else None, "dnsmos": c in a.dnsmos_conds, "key": key,
