@@ -410,7 +410,7 @@ def render(syss, conds, res, rates, cond_stats, a, nfiles, secs, wall, load) -> 
         out.append("|---" * (3 + len(lossy)) + "|")
         for s in syss:
             if s.key not in res:
-                out.append(f"| {s.label} | — | " + " | ".join("—" for _ in conds) + f" |")
+                out.append(f"| {s.label} | — | " + " | ".join("—" for _ in conds) + " |")
                 continue
             rr = res[s.key]
             clean = rr.get("0", [])
