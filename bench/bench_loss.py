@@ -256,7 +256,8 @@ def systems(which: set[str]) -> list[System]:
     demo = ["voip", str(RATE), "1"]
     common = ["-framesize", "20", "-complexity", "10"]
     out = [
-        System("opus16dred", "libopus 1.6.1 16 kb/s + DRED 1 s", "opus_demo", [*demo, "16000", *common, "-dred", "100", "-loss", "20"]),
+        System("opus16dred", "libopus 1.6.1 16 kb/s, -dred 100 (no DRED emitted at this rate)", "opus_demo", [*demo, "16000", *common, "-dred", "100", "-loss", "20"]),
+        System("opus20dred", "libopus 1.6.1 20 kb/s + DRED 1 s", "opus_demo", [*demo, "20000", *common, "-dred", "100", "-loss", "20"]),
         System("opus24dred", "libopus 1.6.1 24 kb/s + DRED 1 s", "opus_demo", [*demo, "24000", *common, "-dred", "100", "-loss", "20"]),
         System("opus24", "libopus 1.6.1 24 kb/s, deep PLC only", "opus_demo", [*demo, "24000", *common]),
         System("opusenc24fec", "opusenc 24 kb/s + in-band FEC (LBRR)", "opusenc",
