@@ -21,6 +21,7 @@ Also times the int8 concealer (frames per CPU second of observe + conceal).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import time
@@ -82,12 +83,18 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=50)
     ap.add_argument("--preset", default="3k")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--quiet", default="", help="also NeuralConcealer(hold_pitch=2, quiet_c0=Q) for these Q")
+    ap.add_argument("--hold", default="", help="also NeuralConcealer(hold_pitch=K) for these K (comma list)")
     args = ap.parse_args()
     model = load_model()
     level = model.level_for_bitrate(args.preset)
     files = eval_files(args.speech, args.n)
     feats = [decoded_features(p, model, level) for p in files]
     makers = {"neural": NeuralConcealer, "repeat_fade": RepeatFade}
+    for k in filter(None, args.hold.split(",")):
+        makers[f"neural_hold{int(k)}"] = functools.partial(NeuralConcealer, hold_pitch=int(k))
+    for q in filter(None, args.quiet.split(",")):
+        makers[f"neural_hold2_quiet{q}"] = functools.partial(NeuralConcealer, hold_pitch=2, quiet_c0=float(q))
     res = {}
     for gap in GAPS:
         for name, make in makers.items():

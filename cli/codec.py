@@ -22,6 +22,7 @@ from mlcodec.errors import MlcodecError
 
 from mlcodec.codec import format as fmt  # noqa: E402  (the sole owner of presets and rates)
 from mlcodec.codec.vocoders import VOCODERS  # noqa: E402
+from mlcodec.codec.conceal import CONCEALERS  # noqa: E402
 
 BITRATES = fmt.BITRATE_PRESETS
 FRAME_MS = tuple(map(str, fmt.FRAME_MS_CHOICES))
@@ -318,6 +319,44 @@ def encode(paths, bitrate, vbr, frame_ms, serial, skip_existing, outdir, jobs, r
               skip_existing=skip_existing, report_path=report_path, scheduler=scheduler)
 
 
+def _loss_percent(ctx, param, value):
+    """``--loss P``: a percentage, ``10`` or ``10%`` (as opus_demo -loss); returns 0..1."""
+    if value is None:
+        return None
+    text = value.strip()
+    num = text[:-1].strip() if text.endswith("%") else text
+    try:
+        p = float(num)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a percentage (e.g. 10 or 10%)") from None
+    if not 0.0 <= p <= 100.0:  # NaN fails too
+        raise click.BadParameter(f"{value!r} is outside 0..100 %")
+    return p / 100.0
+
+
+def _loss_model(loss, loss_model, burst, loss_seed, loss_trace):
+    """The loss model the --loss* options ask for (None: no simulated loss)."""
+    from mlcodec.codec.loss import Trace, make_model
+
+    if loss_trace is not None:
+        if loss is not None or loss_model is not None or burst is not None:
+            raise click.UsageError("--loss-trace replaces --loss/--loss-model/--burst: give one or the other")
+        with open(loss_trace, "rb") as f:
+            return Trace.read(f, file=loss_trace)
+    if loss is None:
+        for flag, v in (("--loss-model", loss_model), ("--burst", burst), ("--loss-seed", loss_seed)):
+            if v is not None:
+                raise click.UsageError(f"{flag} needs --loss P (or use --loss-trace FILE)")
+        return None
+    kind = loss_model or "bernoulli"
+    if burst is not None and kind != "gilbert":
+        raise click.UsageError("--burst is for --loss-model gilbert")
+    try:
+        return make_model(kind, p=loss, burst=2.0 if burst is None else burst, seed=loss_seed or 0)
+    except MlcodecError as exc:
+        raise click.UsageError(f"--loss {loss * 100:g}%: {exc.reason}") from None
+
+
 @click.command("decode")
 @click.argument("paths", nargs=-1, metavar="IN.opus [OUT.wav] | IN.opus... -o DIR")
 @click.option("-r", "--rate", type=click.Choice(RATES), default=str(fmt.SAMPLE_RATE), show_default=True,
@@ -325,11 +364,28 @@ def encode(paths, bitrate, vbr, frame_ms, serial, skip_existing, outdir, jobs, r
 @click.option("--vocoder", type=click.Choice(VOCODERS), default="auto", show_default=True,
               help="auto: the one that measures better for the stream's preset (neural; reference at 1.5k; "
                    "docs/vocoder.md); libopus: libopus's FARGAN ('mlcodec models install libopus SOURCE').")
+@click.option("--concealment", type=click.Choice(CONCEALERS), default=CONCEALERS[0], show_default=True,
+              help="How missing packets are filled: neural (the shipped predictor) or repeat (the last "
+                   "good frame, fading). docs/loss.md.")
+@click.option("--loss", callback=_loss_percent, default=None, metavar="P",
+              help="Simulate packet loss: drop P percent of the audio packets (10 or 10%, as opus_demo "
+                   "-loss; seeded). Not damage: the exit status stays 0.")
+@click.option("--loss-model", type=click.Choice(("bernoulli", "gilbert")), default=None,
+              help="bernoulli: independent losses (default); gilbert: bursts (--burst).")
+@click.option("--burst", type=click.FloatRange(min=1.0), default=None, metavar="B",
+              help="gilbert: mean burst length in packets (>= 1, default 2).")
+@click.option("--loss-seed", type=click.IntRange(0, 2 ** 63 - 1), default=None, metavar="N",
+              help="Seed of the simulated loss (default 0): the same seed drops the same packets.")
+@click.option("--loss-trace", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="Drop packets by a trace: one 0 or 1 per line, 1 = lost (libopus lossgen_demo / "
+                   "opus_demo -lossfile format; test_vectors/loss/).")
 @_with_common
 @guarded
-def decode(paths, rate, vocoder, outdir, jobs, report_path, scheduler, model, float_path):
+def decode(paths, rate, vocoder, concealment, loss, loss_model, burst, loss_seed, loss_trace, outdir, jobs,
+           report_path, scheduler, model, float_path):
     """Decode an mlcodec .opus file (- = stdin) to 16-bit WAV (- = stdout, streamed)."""
-    _dispatch(DecodeOptions(int(rate), model, not float_path, vocoder), paths, outdir, jobs,
+    lm = _loss_model(loss, loss_model, burst, loss_seed, loss_trace)
+    _dispatch(DecodeOptions(int(rate), model, not float_path, vocoder, lm, concealment), paths, outdir, jobs,
               report_path=report_path, scheduler=scheduler)
 
 

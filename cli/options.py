@@ -60,6 +60,9 @@ class DecodeOptions:
     model: str | None = None
     fixed_point: bool = True
     vocoder: str = "auto"
+    #: a mlcodec.codec.loss model (simulated packet loss; reset at every file) or None
+    loss: object = None
+    concealment: str = "neural"
 
     kind = "decode"
     suffix = ".wav"
@@ -82,4 +85,4 @@ class DecodeOptions:
         from mlcodec.io.transcode import decode_file
 
         return decode_file(src, dst, rate=self.rate, model=load_model(self.model), fixed_point=self.fixed_point,
-                           vocoder=self.vocoder, progress=progress)
+                           vocoder=self.vocoder, progress=progress, loss=self.loss, concealment=self.concealment)

@@ -26,7 +26,20 @@ def summary(kind: str, st, compiled: bool = False) -> str:
                 f"{st.frame_ms} ms packets: whole file {st.file_kbps:.2f} kb/s ({st.file_bytes} bytes), "
                 f"payload {st.payload_kbps:.2f} kb/s{speed(st, compiled)}")
     return (f"{src} -> {dst}: {st.duration:.2f} s decoded; stream target {st.bitrate or '?'}: "
-            f"whole file {st.file_kbps:.2f} kb/s, payload {st.payload_kbps:.2f} kb/s{speed(st, compiled)}")
+            f"whole file {st.file_kbps:.2f} kb/s, payload {st.payload_kbps:.2f} kb/s{loss(st)}{speed(st, compiled)}")
+
+
+def loss(st) -> str:
+    """``"; simulated loss: 12 of 400 packets (3.0 %), 240 ms concealed"`` (decode), or ""
+    when nothing was lost or concealed."""
+    lost, ms = getattr(st, "lost_packets", 0), getattr(st, "concealed_ms", 0.0)
+    if not lost and not ms:
+        return ""
+    more = getattr(st, "unlevelled_packets", 0)
+    total = st.packets + lost + more
+    rate = f" ({100 * lost / total:.1f} %)" if total else ""
+    extra = f" (and {more} that lost their level with it)" if more else ""
+    return f"; simulated loss: {lost} of {total} packets{rate}{extra}, {ms:.0f} ms concealed"
 
 
 def total(stats) -> str | None:
@@ -41,7 +54,7 @@ def total(stats) -> str | None:
 
 #: ``--report FILE.jsonl`` fields, in order (docs/batch.md; stable: fields are only ever added).
 REPORT_FIELDS = ("input", "output", "status", "duration", "seconds", "payload_kbps", "file_kbps", "file_bytes",
-                 "error")
+                 "error", "lost_packets", "concealed_ms")
 
 
 def report_record(src: str, dst: str, status: str, st=None, error: str | None = None) -> dict:
@@ -56,7 +69,9 @@ def report_record(src: str, dst: str, status: str, st=None, error: str | None = 
             "payload_kbps": num(getattr(st, "payload_kbps", None)),
             "file_kbps": num(getattr(st, "file_kbps", None)),
             "file_bytes": getattr(st, "file_bytes", None),
-            "error": error}
+            "error": error,
+            "lost_packets": getattr(st, "lost_packets", None),
+            "concealed_ms": num(getattr(st, "concealed_ms", None), 1)}
 
 
 class JsonlReport:

@@ -28,16 +28,6 @@ from .errors import (  # noqa: E402,F401
 _API = ("encode", "decode", "encode_file", "decode_file", "info", "read_codes", "decode_codes",
         "FileInfo", "Codes", "StreamInfo", "Encoder", "Decoder", "CodingStats")
 
+from ._lazy import lazy_exports  # noqa: E402
 
-def __getattr__(name: str):
-    if name in _API:
-        from . import api
-
-        value = getattr(api, name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'mlcodec' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(list(globals()) + list(_API))
+__getattr__, __dir__ = lazy_exports(__name__, globals(), dict.fromkeys(_API, "api"))

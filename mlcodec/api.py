@@ -106,16 +106,20 @@ def _to_rate(x16: np.ndarray, samplerate: int) -> np.ndarray:
 
 
 def decode(src: Source, samplerate: int = fmt.SAMPLE_RATE, vocoder: str = "auto", *, model=None,
-           fixed_point: bool = True) -> tuple[np.ndarray, int]:
+           fixed_point: bool = True, loss=None, concealment: str = "neural") -> tuple[np.ndarray, int]:
     """Decode an mlcodec stream to ``(float32 audio in [-1, 1], samplerate)``.
 
     ``samplerate`` may be any rate (16000 is the codec's own). A stream damaged after its
-    headers raises CodecError whose ``audio`` attribute holds what could be decoded."""
+    headers raises CodecError whose ``audio`` attribute holds what could be decoded.
+    ``loss``: a packet-loss model of :mod:`mlcodec.codec.loss` (``Bernoulli``,
+    ``GilbertElliott``, ``Trace``) dropping audio packets before decoding (simulated loss is
+    not damage); ``concealment``: how missing packets are filled, ``"neural"`` or ``"repeat"``."""
     samplerate = int(samplerate)
     if samplerate <= 0:
         raise CodecError(f"unsupported output rate {samplerate}")
     with _Opened(src) as o:
-        dec = StreamDecoder(o.f, model=load_model(model), vocoder=vocoder, fixed_point=fixed_point, file=o.name)
+        dec = StreamDecoder(o.f, model=load_model(model), vocoder=vocoder, fixed_point=fixed_point, file=o.name,
+                            loss=loss, concealer=concealment)
         blocks = list(dec)
     x = np.concatenate(blocks) if blocks else np.zeros(0, np.float32)
     y = _to_rate(x, samplerate)
@@ -215,7 +219,7 @@ def read_codes(src: Source, *, model=None) -> Codes:
     """The quantized latents of an mlcodec stream (range decoding only: no networks run)."""
     with _Opened(src) as o:
         reader, sinfo = read_stream_head(o.f, file=o.name)
-        dec = Decoder(sinfo, load_model(model), vocoder=False)
+        dec = Decoder(sinfo, load_model(model), vocoder=False, concealer="repeat")  # nothing to conceal
         rows, levels, last = [], [], None
         for p in reader.packets():
             last = p
@@ -239,7 +243,7 @@ def decode_codes(codes: Codes, samplerate: int = fmt.SAMPLE_RATE, vocoder: str =
     sinfo = StreamInfo(model_name=codes.model_name, model_checksum=codes.model_checksum, level=level,
                        frame_ms=codes.frame_ms, bitrate=codes.preset, delay=codes.delay, format_version=v)
     dec = Decoder(sinfo, load_model(model), vocoder=make_vocoder(vocoder, fixed_point, codes.preset),
-                  fixed_point=fixed_point)
+                  fixed_point=fixed_point, concealer="repeat")  # codes have no gaps
     q = np.asarray(codes.codes)
     # packet by packet, the latent decoder conditioned on each packet's level (as decode does)
     lpp = max(int(codes.frame_ms) // fmt.LATENT_MS, 1)

@@ -21,10 +21,7 @@ from .packet import (  # noqa: F401
 )
 
 
-def __getattr__(name: str):
-    """The range coder is imported on first use (its tables cost start-up time)."""
-    if name in ("RangeDecoder", "RangeEncoder"):
-        from . import rangecoder
+from mlcodec._lazy import lazy_exports  # noqa: E402
 
-        return getattr(rangecoder, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# The range coder is imported on first use (its tables cost start-up time).
+__getattr__, __dir__ = lazy_exports(__name__, globals(), {"RangeDecoder": "rangecoder", "RangeEncoder": "rangecoder"})

@@ -1,11 +1,14 @@
 """Streaming decoder: Ogg Opus packets -> payloads -> latents -> features -> audio blocks.
 
 Reads format 2 (per-packet level, DTX latents: the last coded latent is repeated) and format 1.
-Damage (a bad page CRC, garbage, a lost page, a packet that does not decode) costs only the
-damaged span: the page reader resynchronises on the next intact page
-(``containers.resync``), the gap is filled by a :class:`~mlcodec.codec.conceal.Concealer`
-(default: repeat and fade) through the vocoder, so the output length stays exact, and the
-damage is reported once the stream ends (:attr:`StreamDecoder.truncated`).
+Missing packets arrive three ways: damage (a bad page CRC, garbage, a packet that does not
+decode; the page reader resynchronises on the next intact page, ``containers.resync``), lost
+pages (an Ogg granule jump) and simulated loss (a :mod:`mlcodec.codec.loss` model). All three
+take the same path, :meth:`Decoder.fill_gap`, called when the packet after the gap arrives (or
+at the end): a gap in a DTX pause is bridged with the pause's latent, any other gap is filled
+by a :class:`~mlcodec.codec.conceal.Concealer` (default: the neural one) through the vocoder,
+so the output length stays exact, and decoding cross-fades back in. Damage is reported once
+the stream ends (:attr:`StreamDecoder.truncated`); simulated loss is not damage.
 
 Units: :class:`Decoder` and :class:`StreamDecoder` produce **16 kHz mono float32 samples in
 int16 units** (full scale +-32768); the public :func:`mlcodec.decode` returns float [-1, 1].
@@ -17,7 +20,7 @@ from typing import BinaryIO, Iterator
 import numpy as np
 
 from mlcodec.codec import format as fmt
-from mlcodec.codec.conceal import RepeatFadeConcealer, crossfade
+from mlcodec.codec.conceal import NB_FEATURES, crossfade, make_concealer
 from mlcodec.codec.model_io import load_model
 from mlcodec.codec.payload import CodingTables, read_payload, read_payload_v2
 from mlcodec.codec.vocoders import make_vocoder, vocoder_delay
@@ -37,7 +40,8 @@ class Decoder:
     (CodecError otherwise). ``vocoder`` is an object with ``synthesize(features) -> audio``
     (streaming, stateful), a factory returning one, or a name from
     :data:`mlcodec.codec.vocoders.VOCODERS`; by default ``auto``. ``concealer``: a
-    :class:`~mlcodec.codec.conceal.Concealer` for lost packets (default repeat-and-fade).
+    :class:`~mlcodec.codec.conceal.Concealer` for lost packets or a name, ``"neural"`` (the
+    default) or ``"repeat"`` (:func:`~mlcodec.codec.conceal.make_concealer`).
     """
 
     def __init__(self, info: fmt.StreamInfo, model=None, *, vocoder=None, fixed_point: bool = True,
@@ -57,10 +61,11 @@ class Decoder:
                                            fixed_point=fixed_point)
         preset = fmt.nearest_preset(info.bitrate) if info.bitrate else info.bitrate
         self.vocoder = make_vocoder(vocoder, fixed_point, preset) if vocoder is not False else None
-        self.concealer = concealer if concealer is not None else RepeatFadeConcealer()
+        self.concealer = make_concealer(concealer)
         self._sid: np.ndarray | None = None  # last coded latent (format 2 DTX repeats it)
         self._sid_level = 0
         self._fade = 0  # frames still to cross-fade after a concealment
+        self._pause = False  # the last packet read ended in a DTX latent (format 2)
         self.packets_in = 0
         self.payload_bytes = 0
         self.last_levels: np.ndarray = np.zeros(0, np.int32)
@@ -84,6 +89,7 @@ class Decoder:
             self.payload_bytes += len(payload)
         else:
             n, payload = fmt.carrier_payload(packet, offset=offset)
+            self._pause = False
             if payload is None:
                 rows = [None] * n
             else:
@@ -92,6 +98,7 @@ class Decoder:
                 self.payload_bytes += len(payload)
             if self.level is None:
                 raise CodecError("DTX packet before any level is known (after damage)", offset=offset)
+            self._pause = rows[-1] is None  # the packet ends in a DTX latent: the stream is in a pause
             q, lv = [], []
             for r in rows:
                 if r is not None:
@@ -137,10 +144,44 @@ class Decoder:
         self.concealer.observe(feats)
         return feats
 
+    def fill_gap(self, frames: int, next_packet: bytes | None = None, *, offset: int | None = None) -> np.ndarray:
+        """Features for ``frames`` missing 10 ms frames, given the packet after the gap
+        (``next_packet``; None at the end of the stream). The one place where gaps are filled,
+        whatever lost them: first :meth:`bridge_dtx` (a gap inside a DTX pause), else
+        :meth:`conceal_features`. (Redundancy recovery from ``next_packet`` belongs here,
+        before concealment.)"""
+        frames = int(frames)
+        if frames <= 0:
+            return np.zeros((0, NB_FEATURES), np.float32)
+        feats = self.bridge_dtx(frames, next_packet, offset=offset)
+        if feats is None:
+            feats = self.conceal_features(frames)
+        return feats
+
+    def bridge_dtx(self, frames: int, next_packet: bytes | None, *, offset: int | None = None) -> np.ndarray | None:
+        """Features of a gap in a DTX pause (format 2: the packet before it ends in a DTX
+        latent, or ``next_packet`` is all DTX), decoded as DTX latents. They repeat the last
+        coded latent, as the lost DTX packets did: losing packets of a pause gives the no-loss
+        output, bit for bit. (Were some lost packets coded, e.g. a speech onset, the concealer
+        would have nothing to predict them from either, and the next DTX packet repeats a
+        latent we lack anyway.) None when the gap is not in a pause."""
+        if not (self.v2 and self._sid is not None and self.level is not None and frames % 2 == 0):
+            return None
+        if not self._pause:
+            try:
+                if next_packet is None or fmt.carrier_payload(next_packet, offset=offset)[1] is not None:
+                    return None
+            except CodecError:
+                return None
+        n = frames // 2
+        feats = self.features_of_codes(np.repeat(self._sid[None, :], n, 0), np.full(n, self._sid_level, np.int32))
+        self.concealer.observe(feats)
+        return feats
+
     def conceal_features(self, frames: int) -> np.ndarray:
         """Features for ``frames`` lost 10 ms frames (the concealer's), then fade back in."""
         self._fade = CROSSFADE_FRAMES
-        return np.asarray(self.concealer.conceal(int(frames)), np.float32).reshape(-1, 20)
+        return np.asarray(self.concealer.conceal(int(frames)), np.float32).reshape(-1, NB_FEATURES)
 
     def synthesize(self, feats: np.ndarray) -> np.ndarray:
         """Audio for features, through the (stateful) vocoder."""
@@ -216,10 +257,16 @@ class StreamDecoder:
     goes. :attr:`truncated` then names the first problem (``offset N: reason``) and
     :attr:`damage` lists them all, once the iteration ends (the caller decides to report it).
     ``features`` collects each packet's features when ``keep_features`` is set.
+
+    ``loss``: a :mod:`mlcodec.codec.loss` model (``flags(n)``) applied to the audio packets in
+    order (headers are never lost): a lost packet is treated as a missing one (its gap is
+    filled, the length stays exact) and counted in :attr:`lost`, but it is not damage.
+    ``concealer``: as for :class:`Decoder` (default ``"neural"``). :attr:`concealed` counts the
+    16 kHz samples of every filled gap.
     """
 
     def __init__(self, src: BinaryIO, *, model=None, vocoder=None, fixed_point: bool = True,
-                 file: str | None = None, keep_features: bool = False, concealer=None):
+                 file: str | None = None, keep_features: bool = False, concealer=None, loss=None):
         from mlcodec.containers.detect import PrefixedReader
         from mlcodec.containers.resync import iter_pages_resync
 
@@ -236,7 +283,12 @@ class StreamDecoder:
         self.decoder = Decoder(self.info, model, vocoder=vocoder, fixed_point=fixed_point, concealer=concealer)
         self.samples = 0
         self.packets = 0
-        self.concealed = 0  # 16 kHz samples' worth of concealed audio (before trimming)
+        self.concealed = 0  # 16 kHz samples' worth of filled gaps (before trimming)
+        self.lost = 0       # audio packets dropped by the loss model
+        self.unlevelled = 0  # packets undecodable because a dropped packet carried the first level
+        self.loss = loss
+        if loss is not None:
+            loss.reset()    # every decode draws the model's flags from its first packet
         self.truncated: str | None = None
         self.features: list[np.ndarray] | None = [] if keep_features else None
         self._done = False
@@ -310,6 +362,8 @@ class StreamDecoder:
         seen_damage = len(self.damage)
         final = None
         other = None
+        gap = 0            # 48 kHz units of missing audio not filled yet (filled before the next packet)
+        level_lost = False  # a simulated loss took the packet that would have set the level
         for page in self._pages:
             if page.serial != self.serial:
                 if page.flags & 2 and final is not None and other is None:
@@ -355,29 +409,48 @@ class StreamDecoder:
                 if not gap_seen:
                     self._note(page.offset, f"granule jumps by {(start - pos) / 48:.0f} ms (lost pages)")
                     seen_damage += 1
-                yield self._conceal(start - pos)
+                gap += start - pos
                 pos = start
             gap_seen = False
-            for (data, off), d in zip(packets, durs):
+            lost = self.loss.flags(len(packets)) if self.loss is not None else None
+            for i, ((data, off), d) in enumerate(zip(packets, durs)):
+                pos += d
+                if lost is not None and lost[i]:
+                    self.lost += 1
+                    gap += d
+                    # Format 2 sends the level on a page's first carrier and on changes; the
+                    # encoder changes it only there, so the level in force stays right. Only
+                    # a lost first level (stream start, after lost pages) leaves it unknown:
+                    # packets are then undecodable until the next level symbol (not damage).
+                    level_lost = level_lost or (dec.v2 and dec.level is None)
+                    continue
+                if gap:
+                    yield self._fill(gap, data, off)
+                    gap = 0
                 try:
                     feats = dec.decode_features(data, offset=off)
                 except CodecError as exc:
-                    self._note(off, exc.reason)
-                    seen_damage += 1
-                    yield self._conceal(d)
+                    if level_lost and dec.level is None:
+                        self.unlevelled += 1  # a consequence of the simulated loss
+                    else:
+                        self._note(off, exc.reason)
+                        seen_damage += 1
+                    gap += d
                 else:
+                    level_lost = False
                     self.packets += 1
                     if self.features is not None:
                         self.features.append(feats)
                     yield feats, dec.synthesize(feats)
-                pos += d
+        if gap:
+            yield self._fill(gap, None, None)
         if other is not None:
             self._other = other
         yield "end", final
 
-    def _conceal(self, n48: int):
+    def _fill(self, n48: int, next_packet: bytes | None, offset: int | None):
         frames = max(int(n48) // (fmt.GRANULE_PER_SAMPLE * 160), 0)
-        feats = self.decoder.conceal_features(frames)
+        feats = self.decoder.fill_gap(frames, next_packet, offset=offset)
         if self.features is not None:
             self.features.append(feats)
         self.concealed += frames * 160

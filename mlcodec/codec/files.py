@@ -31,6 +31,12 @@ class CodingStats:
     bitrate: str = ""
     frame_ms: int = 0
     truncated: bool = False
+    #: decode only: audio packets dropped by a simulated loss model, and the milliseconds of
+    #: audio filled in for all missing packets (lost, damaged or on lost pages)
+    lost_packets: int = 0
+    concealed_ms: float = 0.0
+    #: decode only: packets undecodable because a lost packet carried the stream's first level
+    unlevelled_packets: int = 0
 
     @property
     def payload_kbps(self) -> float:
@@ -56,20 +62,23 @@ class DecodeResult:
     payload_bytes: int = 0
     features: list = field(default_factory=list)
     truncated: str | None = None
+    lost_packets: int = 0
+    concealed_ms: float = 0.0
 
 
 def decode_stream(src: BinaryIO, sink: Callable[[np.ndarray], None], *, model=None, vocoder=None,
                   fixed_point: bool = True, file: str | None = None,
                   feature_sink: Callable[[np.ndarray], None] | None = None,
-                  progress: Callable[[int], None] | None = None) -> DecodeResult:
+                  progress: Callable[[int], None] | None = None, loss=None, concealment=None) -> DecodeResult:
     """Decode an mlcodec Ogg Opus stream, passing trimmed 16 kHz int16-unit audio blocks to
     ``sink`` (a convenience over :class:`~mlcodec.codec.decoder.StreamDecoder`).
 
     A stream damaged after its headers is decoded as far as it is readable; the result then
     has ``truncated`` set to the reason. Header problems raise CodecError/ContainerError.
+    ``loss`` and ``concealment`` as for :class:`~mlcodec.codec.decoder.StreamDecoder`.
     """
     dec = StreamDecoder(src, model=model, vocoder=vocoder, fixed_point=fixed_point, file=file,
-                        keep_features=feature_sink is not None)
+                        keep_features=feature_sink is not None, loss=loss, concealer=concealment)
     seen = 0
     for block in dec:
         if feature_sink is not None:
@@ -82,4 +91,5 @@ def decode_stream(src: BinaryIO, sink: Callable[[np.ndarray], None], *, model=No
     if feature_sink is not None:
         for f in dec.features[seen:]:
             feature_sink(f)
-    return DecodeResult(dec.info, dec.samples, dec.packets, dec.payload_bytes, truncated=dec.truncated)
+    return DecodeResult(dec.info, dec.samples, dec.packets, dec.payload_bytes, truncated=dec.truncated,
+                        lost_packets=dec.lost, concealed_ms=dec.concealed / 16.0)

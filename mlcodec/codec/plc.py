@@ -10,13 +10,10 @@ Both concealers implement the ``Concealer`` protocol of :mod:`mlcodec.codec.conc
   ``[0 ... 0, 0]`` (lost) and predicts the next frame's features. Layers: dense 21 -> D tanh
   (float), GRU D and GRU G (int8 on the inference core, specs 06 s5), dense G -> 20 (float),
   bound by name from the blob. NumPy twin: :mod:`mlcodec.codec.reference_plc`.
-* :class:`RepeatFade`: repeats the last good frame (the baseline).
+* :class:`~mlcodec.codec.conceal.RepeatFade` (re-exported here): repeats the last good
+  frame (the baseline).
 
-Both fade the energy of long gaps the same way (:func:`fade_c0`): the first
-:data:`FADE_START` frames (100 ms) keep their level, then c0 (the band-energy cepstrum's
-first coefficient, specs 07 s1) drops by :data:`FADE_STEP` per frame (about 1.4 dB per
-10 ms) down to :data:`C0_FLOOR`, so a gap longer than about 200 ms fades to silence
-instead of droning. The count runs across ``conceal`` calls until the next ``observe``.
+Both apply the same gap fade (:func:`mlcodec.codec.conceal.fade_c0`).
 """
 from __future__ import annotations
 
@@ -24,74 +21,17 @@ from importlib import resources
 
 import numpy as np
 
+from mlcodec.codec.conceal import (C0_FLOOR, FADE_START, FADE_STEP, NB_FEATURES, RepeatFade,  # noqa: F401
+                                   as_features, fade_c0, frame_count)
 from mlcodec.errors import CodecError, WeightsError
 from mlcodec.nn import layers as LY
 from mlcodec.nn import models as M
 from mlcodec.nn.weights import WeightSet, read_weights, weights_checksum
 
-NB_FEATURES = 20
 NB_INPUTS = NB_FEATURES + 1
 #: ``plc_config[0]`` this code understands; the record is [version, nb_inputs, dense, gru].
 PLC_BLOB_VERSION = 1
 DEFAULT_PLC_MODEL = "plc_v1.bin"
-#: Concealed frames (10 ms each) kept at the predicted level before the fade starts.
-FADE_START = 10
-#: c0 decrease per concealed frame after FADE_START (1 unit of c0 is about 2.4 dB).
-FADE_STEP = 0.6
-#: Level the fade stops at (c0 of near silence in our features); lower predictions are kept.
-C0_FLOOR = -10.0
-
-
-def fade_c0(feats: np.ndarray, first: int) -> np.ndarray:
-    """Apply the gap fade to concealed frames numbered ``first, first+1, ...`` of one gap
-    (in place on a float32 copy, which is returned)."""
-    out = np.array(feats, dtype=np.float32)
-    k = first + np.arange(out.shape[0])
-    att = np.maximum(k - FADE_START + 1, 0).astype(np.float32) * np.float32(FADE_STEP)
-    c0 = out[:, 0]
-    out[:, 0] = np.maximum(c0 - att, np.minimum(c0, np.float32(C0_FLOOR)))
-    return out
-
-
-def _features(features) -> np.ndarray:
-    f = np.asarray(features, dtype=np.float32)
-    if f.ndim == 1 and f.shape[0] == NB_FEATURES:
-        f = f[None, :]
-    if f.ndim != 2 or f.shape[1] != NB_FEATURES:
-        raise CodecError(f"concealer needs (n, {NB_FEATURES}) features, got shape {f.shape}")
-    return np.ascontiguousarray(f)
-
-
-def _count(n) -> int:
-    n = int(n)
-    if n < 0:
-        raise CodecError(f"cannot conceal a negative number of frames ({n})")
-    return n
-
-
-class RepeatFade:
-    """Baseline concealer: repeat the last good frame, with the gap fade. Before any good
-    frame it conceals with silence-level features (c0 = C0_FLOOR, the rest 0)."""
-
-    def __init__(self):
-        self.reset()
-
-    def reset(self) -> None:
-        self._last = np.zeros(NB_FEATURES, np.float32)
-        self._last[0] = C0_FLOOR
-        self._lost = 0
-
-    def observe(self, features) -> None:
-        f = _features(features)
-        if f.shape[0]:
-            self._last = f[-1].copy()
-            self._lost = 0
-
-    def conceal(self, n: int) -> np.ndarray:
-        n = _count(n)
-        out = fade_c0(np.repeat(self._last[None, :], n, 0), self._lost)
-        self._lost += n
-        return out
 
 
 # --- the neural predictor ------------------------------------------------------------------
@@ -172,28 +112,36 @@ class NeuralConcealer:
     ``weights``: None (the shipped ``plc_v1.bin``), a path, blob bytes or a WeightSet.
     The first concealed frame of a gap is the prediction made from the last good frame; the
     next ones come from feeding lost-frame inputs (all zeros) to the GRUs, as libopus's PLC.
+    ``hold_pitch``: the first that many frames of a gap keep the last good frame's pitch
+    (the predictor's pitch regresses to the mean). ``quiet_c0``: after a good frame whose c0
+    is below it, the gap's c0 stays at most that frame's (no invented onset in a pause).
+    Both off by default; the decoder's concealer sets them (docs/loss.md s3 measures them).
     """
 
-    def __init__(self, weights=None):
+    def __init__(self, weights=None, *, hold_pitch: int = 0, quiet_c0: float | None = None):
         ws = weights if isinstance(weights, WeightSet) else load_plc_weights(weights)
         self.model = PLCModel(ws)
+        self.hold_pitch = max(int(hold_pitch), 0)
+        self.quiet_c0 = None if quiet_c0 is None else float(quiet_c0)
         self.reset()
 
     def reset(self) -> None:
         self.model.reset()
         self._pred: np.ndarray | None = None
+        self._last: np.ndarray | None = None
         self._lost = 0
 
     def observe(self, features) -> None:
-        f = _features(features)
+        f = as_features(features)
         if not f.shape[0]:
             return
         X = np.concatenate([f, np.ones((f.shape[0], 1), np.float32)], 1)
         self._pred = self.model.run(X)[-1].copy()
+        self._last = f[-1].copy()
         self._lost = 0
 
     def conceal(self, n: int) -> np.ndarray:
-        n = _count(n)
+        n = frame_count(n)
         if n == 0:
             return np.zeros((0, NB_FEATURES), np.float32)
         if self._pred is None:  # nothing observed yet: let the network run from its zero state
@@ -202,6 +150,11 @@ class NeuralConcealer:
         out = np.concatenate([self._pred[None, :], preds[:-1]], 0)
         self._pred = preds[-1].copy()
         out = fade_c0(out, self._lost)
+        if self.quiet_c0 is not None and self._last is not None and self._last[0] < self.quiet_c0:
+            out[:, 0] = np.minimum(out[:, 0], self._last[0])  # no onset invented after silence
+        held = min(max(self.hold_pitch - self._lost, 0), n)
+        if held and self._last is not None:
+            out[:held, 18] = self._last[18]
         self._lost += n
         return out
 

@@ -4,7 +4,7 @@ Names are imported from their modules on first use (start-up: a command loads on
 containers it reads)."""
 from __future__ import annotations
 
-import importlib
+from mlcodec._lazy import lazy_exports
 
 _EXPORTS = {
     "Input": "detect", "open_input": "detect",
@@ -16,10 +16,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str):
-    mod = _EXPORTS.get(name)
-    if mod is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{mod}"), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)

@@ -15,7 +15,7 @@ scanner pulls in numba.
 """
 from __future__ import annotations
 
-import importlib
+from mlcodec._lazy import lazy_exports
 
 _EXPORTS = {
     "SCHEMA_VERSION": "report", "PacketReport": "report", "ExtensionReport": "report",
@@ -31,14 +31,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str):
-    mod = _EXPORTS.get(name)
-    if mod is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{mod}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)

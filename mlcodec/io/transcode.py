@@ -126,9 +126,11 @@ class _Resampled:
 
 
 def decode_file(src, dst, *, rate: int = fmt.SAMPLE_RATE, model=None, vocoder=None, fixed_point: bool = True,
-                progress: ProgressFn | None = None) -> CodingStats:
+                progress: ProgressFn | None = None, loss=None, concealment=None) -> CodingStats:
     """Decode an mlcodec Ogg Opus file (``"-"`` = stdin) to a 16-bit WAV file (``"-"`` =
     stdout, streamed with an open-ended header) at ``rate`` (16000 or 48000), atomically.
+    ``loss``: a :mod:`mlcodec.codec.loss` model dropping audio packets (simulated loss, not
+    damage); ``concealment``: ``"neural"`` (default) or ``"repeat"`` (docs/loss.md).
 
     A truncated stream is decoded as far as it is readable and the WAV is kept; then
     CodecError is raised, naming the problem, with the run's ``stats`` attached.
@@ -142,7 +144,8 @@ def decode_file(src, dst, *, rate: int = fmt.SAMPLE_RATE, model=None, vocoder=No
         with AtomicOutput(dst, suffix=".wav") as out:
             wav = WavWriter(CountingWriter(out.f), rate)  # writes its header with the first audio
             sink = wav if rate == fmt.SAMPLE_RATE else _Resampled(wav, rate)
-            dec = StreamDecoder(reader, model=model, vocoder=vocoder, fixed_point=fixed_point, file=in_name)
+            dec = StreamDecoder(reader, model=model, vocoder=vocoder, fixed_point=fixed_point, file=in_name,
+                                loss=loss, concealer=concealment)
             for block in dec:
                 sink.write(block)
                 if progress:
@@ -161,7 +164,9 @@ def decode_file(src, dst, *, rate: int = fmt.SAMPLE_RATE, model=None, vocoder=No
             close_in.close()
     stats = CodingStats(in_name, stdio.name_of(dst), dec.samples / fmt.SAMPLE_RATE, dec.packets, dec.payload_bytes,
                         reader.n, time.perf_counter() - t0, dec.info.bitrate, dec.info.frame_ms,
-                        truncated=dec.truncated is not None)
+                        truncated=dec.truncated is not None, lost_packets=dec.lost,
+                        unlevelled_packets=dec.unlevelled,
+                        concealed_ms=dec.concealed / (fmt.SAMPLE_RATE / 1000))
     if dec.truncated:
         err = CodecError(f"truncated or damaged stream ({dec.truncated}); decoded {stats.duration:.2f} s "
                          f"and kept the output", file=in_name)

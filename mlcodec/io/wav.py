@@ -13,6 +13,10 @@ from mlcodec.codec.decoder import read_exact
 from mlcodec.errors import AudioError
 
 
+#: Largest fmt chunk accepted (WAVE_FORMAT_EXTENSIBLE is 40 bytes); a bigger one is hostile.
+MAX_FMT_CHUNK = 1 << 16
+
+
 def wav_stream(f: BinaryIO, head: bytes, name: str) -> Iterator[tuple[int, np.ndarray]]:
     """Yield (rate, mono float64 +-1 chunk) from a RIFF/WAVE stream read sequentially."""
     buf = bytearray(head)
@@ -28,6 +32,23 @@ def wav_stream(f: BinaryIO, head: bytes, name: str) -> Iterator[tuple[int, np.nd
     def bad(why: str):
         return AudioError(f"bad WAV stream: {why}", file=name)
 
+    def skip(n: int) -> bool:
+        """Drop n bytes after the parsed head without holding them (memory stays flat)."""
+        nonlocal pos
+        del buf[:pos]
+        pos = 0
+        if len(buf) >= n:
+            del buf[:n]
+            return True
+        n -= len(buf)
+        buf.clear()
+        while n > 0:
+            b = f.read(min(n, 1 << 16))
+            if not b:
+                return False
+            n -= len(b)
+        return True
+
     pos = 12
     fmt_info = None
     while True:
@@ -36,6 +57,8 @@ def wav_stream(f: BinaryIO, head: bytes, name: str) -> Iterator[tuple[int, np.nd
         cid, size = bytes(buf[pos:pos + 4]), struct.unpack_from("<I", buf, pos + 4)[0]
         pos += 8
         if cid == b"fmt ":
+            if size > MAX_FMT_CHUNK:
+                raise bad(f"fmt chunk of {size} bytes (at most {MAX_FMT_CHUNK})")
             if not need(pos + size) or size < 16:
                 raise bad("short fmt chunk")
             tag, ch, rate, _, align, bits = struct.unpack_from("<HHIIHH", buf, pos)
@@ -46,7 +69,8 @@ def wav_stream(f: BinaryIO, head: bytes, name: str) -> Iterator[tuple[int, np.nd
             continue
         if cid == b"data":
             break
-        pos += size + (size & 1)
+        if not skip(size + (size & 1)):
+            raise bad(f"truncated {cid.decode('latin-1')!r} chunk")
     if fmt_info is None:
         raise bad("data chunk before fmt chunk")
     tag, ch, rate, align, bits = fmt_info
