@@ -100,13 +100,13 @@ def metrics(ref: np.ndarray, deg: np.ndarray) -> dict:
 
 
 class Ours:
-    def __init__(self, model, bitrate: str, frame_ms: int = 120, vocoder: str = "auto", version: int = 2):
+    def __init__(self, model, bitrate: str, frame_ms: int = 120, vocoder: str = "auto", version: int = 3):
         from mlcodec.codec import format as fmt
         from mlcodec.codec.vocoders import auto_vocoder
 
         self.model, self.bitrate, self.frame_ms, self.vocoder, self.version = model, bitrate, frame_ms, vocoder, version
         voc = vocoder if vocoder != "auto" else auto_vocoder(fmt.nearest_preset(bitrate))
-        self.name = (f"mlcodec v2 --bitrate {bitrate}, {voc} vocoder" if version == 2 else
+        self.name = (f"mlcodec v{version} --bitrate {bitrate}, {voc} vocoder" if version >= 2 else
                      f"mlcodec v1 {bitrate} preset, {frame_ms} ms, {voc} vocoder")
 
     def code(self, x: np.ndarray, tmp: Path):

@@ -34,6 +34,7 @@ ADAPTERS = {
     "weights_to_bytes": "mlcodec.nn.weights:weights_to_bytes",
     "read_payload": "mlcodec.codec.payload:read_payload",
     "read_payload_v2": "mlcodec.codec.payload:read_payload_v2",
+    "model_contexts": "mlcodec.codec.contexts:model_contexts",
     "carrier_payload": "mlcodec.codec.format:carrier_payload",
     "CodingTables": "mlcodec.codec.payload:CodingTables",
     "split_codec_packet": "mlcodec.codec.format:split_codec_packet",

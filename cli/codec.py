@@ -295,7 +295,8 @@ _LATENCY = ", ".join(f"{ms}: {ms + fmt.LATENCY_EXTRA_MS}" for ms in fmt.FRAME_MS
               metavar="RATE",
               help="Whole-file bit rate (bytes x 8 / duration, headers included): 1.5k, 3k, 6k or any "
                    "value 1k..8k. Files meet it (two-pass); stdin input steers towards it (one pass). "
-                   "Short files (< ~5 s) may exceed 1.5k: the headers alone are ~0.8 kb/s over 2 s.")
+                   "At 1.5k short files (< ~5 s) meet it by coarser rounding and repeated latents, "
+                   "at a cost in quality (the headers alone are ~0.7 kb/s over 2 s).")
 @click.option("--vbr/--cbr", "vbr", default=True, show_default=True,
               help="VBR with DTX (pauses cost ~0.13 kb/s), or every packet the same size (no DTX).")
 @click.option("--frame-ms", type=click.Choice(FRAME_MS), default=str(fmt.DEFAULT_FRAME_MS), show_default=True,

@@ -46,6 +46,10 @@ CASES = {
     "v2_speech_es_6k_20ms": (_ES, "6k", 20, 2),
     "v2_speech_en_2.5k_60ms": (_EN, "2.5k", 60, 2),
     "v2_noise_silence_3k_120ms": (("noise_silence",), "3k", 120, 2),
+    "v3_speech_en_3k_120ms": (_EN, "3k", 120, 3),
+    "v3_speech_de_1.5k_120ms": (_DE, "1.5k", 120, 3),
+    "v3_speech_es_6k_20ms": (_ES, "6k", 20, 3),
+    "v3_noise_silence_1.5k_120ms": (("noise_silence",), "1.5k", 120, 3),
 }
 
 
@@ -114,7 +118,8 @@ def decode_bytes(data: bytes, model, vocoder: str = "reference") -> tuple[np.nda
 
 
 def files(name: str) -> dict[str, Path]:
-    return {"input": HERE / "inputs" / f"{name.removeprefix('v2_').rsplit('_', 2)[0]}.flac", "stream": HERE / "streams" / f"{name}.opus",
+    base = name.removeprefix("v2_").removeprefix("v3_")
+    return {"input": HERE / "inputs" / f"{base.rsplit('_', 2)[0]}.flac", "stream": HERE / "streams" / f"{name}.opus",
             "features": HERE / "expected" / f"{name}.f32", "audio": HERE / "expected" / f"{name}.flac",
             "audio_neural": HERE / "expected" / f"{name}.neural.flac"}
 
@@ -129,8 +134,11 @@ def generate(make_inputs: bool, model_path=None) -> None:
     from mlcodec.codec.model import load_model
 
     model = load_model(model_path)
+    from mlcodec.codec.contexts import model_contexts
+
+    ctx = model_contexts(model)
     manifest = {"model": model.name, "model_checksum": model.checksum, "vocoder_checksum": vocoder_checksum(),
-                "serial": SERIAL, "vectors": {}}
+                "ctx_checksum": ctx.checksum if ctx is not None else None, "serial": SERIAL, "vectors": {}}
     for sub in ("inputs", "streams", "expected"):
         (HERE / sub).mkdir(exist_ok=True)
     for name, (spec, bitrate, frame_ms, version) in CASES.items():

@@ -85,7 +85,7 @@ def test_float_in_int16_units_is_refused_not_silenced(speech44):
 
 def test_info(coded, tmp_path):
     fi = mlcodec.info(coded)
-    assert fi.preset == "3k" and fi.format_version == 2 and fi.model == "codec_v1"
+    assert fi.preset == "3k" and fi.format_version == 3 and fi.model == "codec_v1"
     assert abs(fi.duration - 3.0) < 1e-3 and fi.file_bytes == len(coded)
     assert fi.file_kbps == pytest.approx(len(coded) * 8 / fi.duration / 1000)
     assert 0 < fi.payload_kbps < fi.file_kbps
@@ -118,9 +118,13 @@ def test_codes_round_trip(coded):
     # may be DTX repeats: re-code with the packet's own DTX flags
     from mlcodec.codec.payload import read_payload_v2
 
-    _, rows = read_payload_v2(payload, n0, lambda lv: tables, level=None, nb_levels=16)
+    from mlcodec.codec.contexts import model_contexts
+
+    ctx = model_contexts(load_model())  # format 3: values coded in their context
+    lv = int(c.level[0])
+    _, rows = read_payload_v2(payload, n0, lambda lv: tables, level=None, nb_levels=16, ctx_of=ctx.level)
     again = [c.codes[k] if r is not None else None for k, r in enumerate(rows)]
-    assert payload == write_payload_v2(again, tables, level=int(c.level[0]), nb_levels=16)
+    assert payload == write_payload_v2(again, tables, level=lv, nb_levels=16, ctx=ctx.level(lv))
 
 
 def test_damaged_stream_keeps_its_audio(coded):

@@ -92,7 +92,8 @@ def test_split_rejects_foreign_packets(pkt):
 
 
 def test_v2_tags_round_trip():
-    info = fmt.StreamInfo("codec_v1", "0123456789abcdef", level=-1, frame_ms=120, bitrate="2.5k", delay=160)
+    info = fmt.StreamInfo("codec_v1", "0123456789abcdef", level=-1, frame_ms=120, bitrate="2.5k", delay=160,
+                          format_version=2)
     tags = info.tags("mlcodec 0.1.0")
     assert tags[0] == "MLCODEC=2 codec_v1 0123456789abcdef 120 160 2.5k"
     assert tags[1].startswith("DESCRIPTION=") and "mlcodec decode" in tags[1]
@@ -100,7 +101,7 @@ def test_v2_tags_round_trip():
     full = fmt.StreamInfo("codec_v1", "0123456789abcdef" * 4, level=-1, frame_ms=120, format_version=2)
     assert fmt.parse_stream_tags(full.tags()).model_checksum \
         == "0123456789abcdef"
-    for bad in ("MLCODEC=3 m 00 120 160", "MLCODEC=2 m zz 120 160", "MLCODEC=2 m 00 30 160", "MLCODEC=2"):
+    for bad in ("MLCODEC=3 m 00 120 160", "MLCODEC=4 m 00 120 160 3k 0011aabb", "MLCODEC=2 m zz 120 160", "MLCODEC=2 m 00 30 160", "MLCODEC=2"):
         with pytest.raises(CodecError):
             fmt.parse_stream_tags([bad])
 
@@ -139,9 +140,13 @@ def test_check_model():
         fmt.check_model(fmt.StreamInfo("m", "zzz", level=1, frame_ms=20, format_version=1), _Model())
     with pytest.raises(CodecError, match="level"):
         fmt.check_model(fmt.StreamInfo("m", "abc", level=9, frame_ms=20, format_version=1), _Model())
-    fmt.check_model(fmt.StreamInfo("m", "ab", level=-1, frame_ms=120), _Model())  # v2: a prefix
+    fmt.check_model(fmt.StreamInfo("m", "ab", level=-1, frame_ms=120, format_version=2), _Model())  # a prefix
     with pytest.raises(CodecError, match="checksum"):
-        fmt.check_model(fmt.StreamInfo("m", "ac", level=-1, frame_ms=120), _Model())
+        fmt.check_model(fmt.StreamInfo("m", "ac", level=-1, frame_ms=120, format_version=2), _Model())
+    # format 3 also names the context tables: a model without them is refused
+    with pytest.raises(CodecError, match="context tables"):
+        fmt.check_model(fmt.StreamInfo("m", "ab", level=-1, frame_ms=120, format_version=3,
+                                       ctx_checksum="0011aabb"), _Model())
 
 
 def test_errors_are_mlcodec_errors():

@@ -35,13 +35,18 @@ def model():
     m = load_model(p)
     assert m.checksum == MANIFEST["model_checksum"], (
         "test_vectors/ were made with another model; run `python test_vectors/generate.py`")
+    from mlcodec.codec.contexts import model_contexts
+
+    ctx = model_contexts(m)
+    assert (ctx.checksum if ctx is not None else None) == MANIFEST.get("ctx_checksum"), (
+        "test_vectors/ were made with other context tables; run `python test_vectors/generate.py`")
     return m
 
 
 def test_manifest_lists_every_case():
     assert sorted(MANIFEST["vectors"]) == sorted(_gen().CASES)
-    # both formats are covered: v1 files must still decode, v2 is what encode writes
-    assert {v.get("format", 1) for v in MANIFEST["vectors"].values()} == {1, 2}
+    # every format is covered: v1 and v2 files must still decode, v3 is what encode writes
+    assert {v.get("format", 1) for v in MANIFEST["vectors"].values()} == {1, 2, 3}
     for v in MANIFEST["vectors"].values():
         for k in ("input", "stream", "features", "audio"):
             assert (VEC / v[k]).is_file(), v[k]

@@ -1,6 +1,7 @@
 """Streaming decoder: Ogg Opus packets -> payloads -> latents -> features -> audio blocks.
 
-Reads format 2 (per-packet level, DTX latents: the last coded latent is repeated) and format 1.
+Reads formats 3 and 2 (per-packet level, DTX latents: the last coded latent is repeated;
+format 3 codes each value in the context of the previous latent of its packet) and format 1.
 Missing packets arrive three ways: damage (a bad page CRC, garbage, a packet that does not
 decode; the page reader resynchronises on the next intact page, ``containers.resync``), lost
 pages (an Ogg granule jump) and simulated loss (a :mod:`mlcodec.codec.loss` model). All three
@@ -55,6 +56,11 @@ class Decoder:
         self.nb_levels = int(self.model.nb_levels)
         self.level: int | None = None if self.v2 else info.level
         self._coding: dict[int, CodingTables] = {}
+        self._ctx = None
+        if info.format_version >= 3:  # previous-symbol contexts (check_model found the tables)
+            from mlcodec.codec.contexts import model_contexts
+
+            self._ctx = model_contexts(self.model).level
         self._dequantize = dequantize
         self._net = self.model.new_decoder(max(info.level, 0) if not self.v2 else
                                            self.model.PRESETS.get(fmt.nearest_preset(info.bitrate), 0),
@@ -94,7 +100,8 @@ class Decoder:
                 rows = [None] * n
             else:
                 self.level, rows = read_payload_v2(payload, n, self.coding, level=self.level,
-                                                   nb_levels=self.nb_levels, offset=offset)
+                                                   nb_levels=self.nb_levels, offset=offset,
+                                                   ctx_of=self._ctx, prev=self._sid)
                 self.payload_bytes += len(payload)
             if self.level is None:
                 raise CodecError("DTX packet before any level is known (after damage)", offset=offset)

@@ -43,7 +43,8 @@ class Encoder:
 
     def __init__(self, model=None, *, bitrate: str = fmt.DEFAULT_BITRATE, frame_ms: int = fmt.DEFAULT_FRAME_MS,
                  fixed_point: bool = True, delay: int | None = None, mode: str = "vbr", two_pass: bool = False,
-                 dtx: bool = True, header_bytes: int = 0):
+                 dtx: bool = True, header_bytes: int = 0, format_version: int = fmt.FORMAT_VERSION):
+        from mlcodec.codec.contexts import model_contexts
         from mlcodec.codec.model import FRAMES_PER_LATENT
         from mlcodec.dsp.features import FeatureExtractor
 
@@ -66,7 +67,17 @@ class Encoder:
         self.delay = codec_delay() if delay is None else int(delay)
         self.header_bytes = int(header_bytes)
         self._gate = rc.DtxGate(enabled=dtx and mode == "vbr")
-        self._costs = rc.CostModel(self.model)
+        # format 3 when the model has context tables (the shipped one does), else format 2
+        self._ctx = model_contexts(self.model) if format_version >= 3 else None
+        self.format_version = 3 if self._ctx is not None else fmt.FORMAT_V2
+        self._prev: np.ndarray | None = None   # last coded quantized latent (format 3 context)
+        self._cand_prev: np.ndarray | None = None
+        self._costs = rc.CostModel(self.model, ctx=self._ctx)
+        #: format 3 two-pass VBR: when the coarsest levels still overrun the target, latents that
+        #: change little are sent as repeats (ratecontrol.plan_repeats); format 2 keeps its bytes
+        self.repeats = self.format_version >= 3 and dtx and mode == "vbr"
+        #: the quantizer's rounding threshold (0.5; raised by the two-pass plan of format 3)
+        self._threshold = 0.5
         self._coding = {}
         self._frames = np.zeros((0, 20), dtype=np.float32)
         self._samples = np.zeros(0, np.float32)   # input not yet assigned to a latent
@@ -94,7 +105,9 @@ class Encoder:
     def info(self) -> fmt.StreamInfo:
         return fmt.StreamInfo(model_name=str(getattr(self.model, "name", "")),
                               model_checksum=str(self.model.checksum), level=-1,
-                              frame_ms=self.frame_ms, bitrate=self.bitrate, delay=self.delay)
+                              frame_ms=self.frame_ms, bitrate=self.bitrate, delay=self.delay,
+                              format_version=self.format_version,
+                              ctx_checksum=self._ctx.checksum if self._ctx is not None else "")
 
     @property
     def pre_skip(self) -> int:
@@ -172,6 +185,40 @@ class Encoder:
             out.append(self._packet_one_pass(z, c))
         return out
 
+    def _extra_repeat(self, zq: np.ndarray, coded: np.ndarray, start: int, n: int, first: bool) -> int | None:
+        """Index in the packet of the coded latent whose repeat changes least (runs up to
+        ``rc.MAX_REPEAT_RUN``; never a page's first latent, never the packet's only one)."""
+        best, arg = None, None
+        if int(coded[start:start + n].sum()) <= 1:
+            return None
+        for k in range(n):
+            t = start + k
+            if not coded[t] or t == 0 or (first and k == 0):
+                continue
+            s = t - 1
+            while s > 0 and not coded[s]:
+                s -= 1
+            e = t + 1
+            while e < coded.size and not coded[e]:
+                e += 1
+            if e - s - 1 > rc.MAX_REPEAT_RUN or not coded[s]:
+                continue
+            d = float(np.sum((zq[t] - zq[s]) ** 2))
+            if best is None or d < best:
+                best, arg = d, k
+        return arg
+
+    def _dequantized(self, z: np.ndarray, levels: np.ndarray) -> np.ndarray:
+        """Each latent quantized and dequantized at its packet's level (what the decoder gets)."""
+        from mlcodec.codec.model import dequantize, quantize
+
+        lv = np.repeat(np.asarray(levels, np.int64), self.latents_per_packet)[: z.shape[0]]
+        out = np.zeros(z.shape, np.float32)
+        for v in np.unique(lv):
+            t = self.model.quant_tables(int(v))
+            out[lv == v] = dequantize(quantize(z[lv == v], t, self._threshold), t)
+        return out
+
     def _new_packet(self, carrier: bool) -> bool:
         """Whether the next packet starts an Ogg page: after ~2.4 s of packets, but a page
         holding only DTX packets grows to 10 s (a damaged one loses only silence; research
@@ -198,8 +245,8 @@ class Encoder:
         lo, hi = max(self._level - 2, 0), min(self._level + 2, self.nb_levels - 1)
         choice = hi
         for lv in range(lo, hi + 1):  # finest level (lowest index) that fits the allowance
-            bits = self._costs.latent_bits(z, lv)
             flag = first or lv != self._sent_level
+            bits = self._costs.latent_bits(z, lv, None if flag else self._prev)
             if rc.packet_bytes(self.frame_ms, rc.payload_bytes(bits, coded, flag)) <= allow:
                 choice = lv
                 break
@@ -221,9 +268,11 @@ class Encoder:
     def _payload(self, z, coded, level: int, flag: bool) -> bytes:
         from mlcodec.codec.model import quantize
 
-        q = quantize(z, self.model.quant_tables(level))
+        q = quantize(z, self.model.quant_tables(level), self._threshold)
         rows = [q[k] if c else None for k, c in enumerate(coded)]
-        return write_payload_v2(rows, self._tables(level), level=level if flag else None, nb_levels=self.nb_levels)
+        self._cand_prev = q[np.flatnonzero(coded)[-1]] if coded.any() else self._prev
+        return write_payload_v2(rows, self._tables(level), level=level if flag else None, nb_levels=self.nb_levels,
+                                ctx=self._ctx.level(level) if self._ctx is not None else None, prev=self._prev)
 
     def _finish(self, z, coded, first: bool, *, payload: bytes | None = None, pad_to: int | None = None) -> bytes:
         """The packet of latents ``z`` at the current level (None: an all-DTX packet)."""
@@ -236,6 +285,7 @@ class Encoder:
             if payload is None:
                 payload = self._payload(z, coded, self._level, flag)
             self._sent_level = self._level
+            self._prev = self._cand_prev
             self.dtx_latents += int(n - coded.sum())
             self.levels_used.append(self._level)
             pkt = fmt.build_codec_packet(payload, self.frame_ms, pad_to=pad_to)
@@ -254,6 +304,19 @@ class Encoder:
         pages = -(-n_pk // self.per_page)
         budget = self.target_bps * self.samples_in / fmt.SAMPLE_RATE / 8 - self.header_bytes - 27 * pages
         levels = rc.plan_two_pass(bits, coded, self.frame_ms, budget, self.nb_levels)
+        zq = None
+        if self.repeats and levels.min() == self.nb_levels - 1 \
+                and rc.plan_bytes(bits, coded, levels, self.frame_ms) > budget:
+            # format 3, over the target even at the coarsest level: round magnitudes down more
+            # (encoder only), then repeat latents that change little
+            for th in rc.THRESHOLDS:
+                self._threshold = th
+                bits = self._costs.bits_table(z, th)
+                levels = rc.plan_two_pass(bits, coded, self.frame_ms, budget, self.nb_levels)
+                if rc.plan_bytes(bits, coded, levels, self.frame_ms) <= budget:
+                    break
+            zq = self._dequantized(z, levels)
+            coded = rc.plan_repeats(zq, bits, coded, levels, self.frame_ms, budget)
         out = []
         lpp = self.latents_per_packet
         spent = 0.0
@@ -264,17 +327,30 @@ class Encoder:
             first = self._new_packet(bool(c.any()))
             if not c.any():
                 pkt = self._finish(None, None, first)
+                if self.repeats:  # format 3: the plan counts DTX packets too
+                    planned += rc.packet_bytes(self.frame_ms, None)
             else:
                 lv = int(levels[p])
-                planned += rc.packet_bytes(self.frame_ms, rc.payload_bytes(bits[sl, lv], c, True))
+                flag = True if not self.repeats else (p % self.per_page == 0 or lv != int(levels[p - 1]))
+                planned += rc.packet_bytes(self.frame_ms, rc.payload_bytes(bits[sl, lv], c, flag))
                 # the real range coder may overrun the prediction slightly: code coarser then
+                # (format 3 at the coarsest level: repeat one more latent of the packet)
                 while True:
                     self._level = lv
                     payload = self._payload(z[sl], c, lv, first or lv != self._sent_level)
                     size = rc.packet_bytes(self.frame_ms, len(payload))
-                    if spent + size <= planned + 2 or lv >= self.nb_levels - 1:
+                    if spent + size <= planned + 2:
                         break
-                    lv += 1
+                    if lv < self.nb_levels - 1:
+                        lv += 1
+                        continue
+                    if self.repeats and zq is None:
+                        zq = self._dequantized(z, levels)
+                    k = self._extra_repeat(zq, coded, p * lpp, lpp, first) if self.repeats else None
+                    if k is None:
+                        break
+                    coded[p * lpp + k] = False
+                    c = coded[sl]
                 pkt = self._finish(z[sl], c, first, payload=payload)
             spent += len(pkt) + 1 + len(pkt) // 255
             out.append(pkt)
@@ -338,7 +414,8 @@ def encode_stream(chunks: Iterable[np.ndarray], out: BinaryIO, *, model=None, bi
     whole-file rate meets ``bitrate``; otherwise pages are written as they fill (pipes) and a
     leaky bucket steers the rate. The header pages are written with the first audio page, not
     before: an input that fails early writes nothing to ``out``. ``progress(seconds_read)`` is
-    called after each chunk. ``format_version=1`` writes the old format (encoder_v1).
+    called after each chunk. ``format_version=2`` writes format 2 (no context tables),
+    ``format_version=1`` the old format (encoder_v1).
     ``tags``: extra ``NAME=value`` OpusTags comments after the format's own (the batch runner's
     settings digest, mlcodec.io.resume).
     """
@@ -349,7 +426,7 @@ def encode_stream(chunks: Iterable[np.ndarray], out: BinaryIO, *, model=None, bi
         enc = EncoderV1(model, bitrate=bitrate, frame_ms=frame_ms, fixed_point=fixed_point)
     else:
         enc = Encoder(model, bitrate=bitrate, frame_ms=frame_ms, fixed_point=fixed_point, mode=mode,
-                      two_pass=two_pass, dtx=dtx)
+                      two_pass=two_pass, dtx=dtx, format_version=format_version)
         hb = header_size(enc, tags)
         enc.header_bytes = hb
         enc._bucket.debt = float(hb)

@@ -1,5 +1,5 @@
 """Format-1 streaming encoder (kept to re-make the format-1 conformance vectors and for
-comparison; ``encoder.py`` writes format 2): 16 kHz audio -> features -> latents -> payloads -> Opus packets -> Ogg.
+comparison; ``encoder.py`` writes formats 3 and 2): 16 kHz audio -> features -> latents -> payloads -> Opus packets -> Ogg.
 
 Encoding (docs/codec.md): LPCNet features (``mlcodec.dsp.features``, specs 07) -> the model's
 encoder, one latent per 20 ms -> dead-zone quantization at the preset's level -> range-coded

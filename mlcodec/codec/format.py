@@ -16,12 +16,14 @@ from typing import Iterable, Mapping
 from mlcodec.bitstream.extensions import EXTENSION_REGISTRY, ID_MLCODEC
 from mlcodec.errors import CodecError
 
-#: Version of the stream format written (format 2: docs/format.md). Format 1 streams (a
-#: version byte first in every payload, level in OpusTags) are still read.
-FORMAT_VERSION = 2
+#: Version of the stream format written (format 3: format 2 with previous-symbol contexts in
+#: the entropy model, docs/format.md). Format 2 (no contexts) and format 1 (a version byte
+#: first in every payload, level in OpusTags) are still read, and written on request.
+FORMAT_VERSION = 3
 FORMAT_V1 = 1
+FORMAT_V2 = 2
 #: Format versions this build reads.
-READABLE_VERSIONS = (1, 2)
+READABLE_VERSIONS = (1, 2, 3)
 
 #: Extension ID of the codec payload. Long IDs (32..127) may carry any number of bytes; libopus
 #: uses 124 (QEXT) and 126 (DRED), the 2023 DRED drafts used 32 and 127 (specs 02 §7). 122 sits
@@ -83,12 +85,18 @@ TAG_LEVEL = "MLCODEC_LEVEL"
 TAG_BITRATE = "MLCODEC_BITRATE"
 TAG_FRAME_MS = "MLCODEC_FRAME_MS"
 TAG_DELAY = "MLCODEC_DELAY"
-#: Format 2's one compact comment: ``MLCODEC=2 <model> <checksum16> <frame_ms> <delay> <bitrate>``.
+#: Format 2's one compact comment: ``MLCODEC=2 <model> <checksum16> <frame_ms> <delay> <bitrate>``;
+#: format 3 adds ``<ctx_checksum8>``, the context tables' checksum (contexts.py).
 TAG_V2 = "MLCODEC"
 TAG_DESCRIPTION = "DESCRIPTION"
 DESCRIPTION = "mlcodec speech; other players play silence; decode: mlcodec decode"
+#: Format 3's shorter DESCRIPTION (28 bytes less: 0.1 kb/s of a 2.3 s file).
+DESCRIPTION_V3 = "mlcodec speech; decode: mlcodec decode"
 #: Hex digits of the model checksum a format-2 stream carries (64 bits identify a model).
 CHECKSUM_DIGITS = 16
+#: Hex digits of the context tables' checksum a format-3 stream carries (32 bits tell apart
+#: the table files of one model, which the model checksum already names).
+CTX_CHECKSUM_DIGITS = 8
 
 
 def refuse_ogg_input(head: bytes, *, file: str | None = None) -> None:
@@ -195,14 +203,18 @@ class StreamInfo:
     bitrate: str = ""
     format_version: int = FORMAT_VERSION
     delay: int = 0  #: codec delay in 16 kHz samples (already counted in the pre-skip)
+    ctx_checksum: str = ""  #: format 3: the context tables' SHA-256 (a stream names 8 hex digits)
 
     def tags(self, encoder: str = "") -> list[str]:
         """``NAME=value`` comments for the OpusTags header (format 2: one compact comment and
         a DESCRIPTION for people with other players, docs/format.md s3)."""
         if self.format_version >= 2:
             cs = self.model_checksum[:CHECKSUM_DIGITS]
-            return [f"{TAG_V2}={self.format_version} {self.model_name or '_'} {cs} {self.frame_ms} "
-                    f"{self.delay} {self.bitrate or '_'}", f"{TAG_DESCRIPTION}={DESCRIPTION}"]
+            v = (f"{TAG_V2}={self.format_version} {self.model_name or '_'} {cs} {self.frame_ms} "
+                 f"{self.delay} {self.bitrate or '_'}")
+            if self.format_version >= 3:
+                v += f" {self.ctx_checksum[:CTX_CHECKSUM_DIGITS]}"
+            return [v, f"{TAG_DESCRIPTION}={DESCRIPTION if self.format_version == 2 else DESCRIPTION_V3}"]
         out = [f"{TAG_ENCODER}={encoder}"] if encoder else []
         out += [
             f"{TAG_FORMAT}={self.format_version}",
@@ -285,7 +297,8 @@ def parse_stream_tags(comments: Mapping[str, str] | Iterable) -> StreamInfo:
 
 
 def _parse_v2(value: str) -> StreamInfo:
-    """StreamInfo of format 2's ``MLCODEC=2 model checksum16 frame_ms delay bitrate``."""
+    """StreamInfo of format 2's ``MLCODEC=2 model checksum16 frame_ms delay bitrate`` (format 3:
+    ``... bitrate ctx_checksum8``)."""
     parts = value.split()
     try:
         version = int(parts[0])
@@ -298,13 +311,19 @@ def _parse_v2(value: str) -> StreamInfo:
         name, cs, frame_ms, delay = parts[1], parts[2], int(parts[3]), int(parts[4])
         bitrate = parts[5] if len(parts) > 5 else ""
         int(cs, 16)
+        ctx = ""
+        if version >= 3:
+            ctx = parts[6].lower()
+            int(ctx, 16)
+            if len(ctx) < CTX_CHECKSUM_DIGITS:
+                raise ValueError(ctx)
     except (IndexError, ValueError):
         raise CodecError(f"bad OpusTags entry {TAG_V2}={value!r}") from None
     if frame_ms not in FRAME_MS_CHOICES or delay < 0:
         raise CodecError(f"bad OpusTags entry {TAG_V2}={value!r} (frame ms or delay)")
     return StreamInfo(model_name="" if name == "_" else name, model_checksum=cs.lower(), level=-1,
                       frame_ms=frame_ms, bitrate="" if bitrate == "_" else bitrate,
-                      format_version=version, delay=delay)
+                      format_version=version, delay=delay, ctx_checksum=ctx)
 
 
 def check_model(info: StreamInfo, model) -> None:
@@ -316,6 +335,15 @@ def check_model(info: StreamInfo, model) -> None:
                 f"stream was encoded with model {info.model_name or '?'} (checksum {info.model_checksum}...), "
                 f"but the loaded model is {getattr(model, 'name', '?')} (checksum "
                 f"{str(model.checksum)[:CHECKSUM_DIGITS]}...); decode it with the matching model")
+        if info.format_version >= 3:
+            from mlcodec.codec.contexts import model_contexts
+
+            ctx = model_contexts(model)
+            if ctx is None or not ctx.checksum.startswith(info.ctx_checksum) or not info.ctx_checksum:
+                have = f"tables {ctx.checksum[:CTX_CHECKSUM_DIGITS]}..." if ctx is not None else "no context tables"
+                raise CodecError(f"stream was encoded with context tables {info.ctx_checksum}... of model "
+                                 f"{info.model_name or '?'}, but the loaded model has {have}; decode it with "
+                                 "the matching model and tables")
         return
     if str(info.model_checksum) != str(model.checksum):
         raise CodecError(

@@ -99,10 +99,12 @@ class QuantTables:
         return int(self.scale_q8.size)
 
 
-def quantize(z, tables: QuantTables) -> np.ndarray:
+def quantize(z, tables: QuantTables, threshold: float = 0.5) -> np.ndarray:
     """DRED encoder quantizer (specs 05 s7 step 5): ``y = z*scale/256``, soft dead zone
     ``y - d*tanh(y/(d + 0.1))`` with ``d = dead_zone/256``, ``q = floor(0.5 + y)``; uncoded
-    dimensions give 0. ``z`` is (..., dim); returns int32 of the same shape."""
+    dimensions give 0. ``z`` is (..., dim); returns int32 of the same shape.
+    ``threshold`` > 0.5 rounds magnitudes down unless their fraction reaches it (an encoder-only
+    rate-distortion choice: the decoder's reconstruction points are unchanged)."""
     z = np.asarray(z, dtype=np.float64)
     if z.shape[-1:] != (tables.dim,):
         raise CodecError(f"quantize: latent has {z.shape[-1:] or 'no'} values, tables have {tables.dim}")
@@ -110,7 +112,11 @@ def quantize(z, tables: QuantTables) -> np.ndarray:
     d = tables.dead_zone_q8 / 256.0
     y = y - d * np.tanh(y / (d + 0.1))
     y = np.nan_to_num(y, nan=0.0, posinf=1e6, neginf=-1e6)
-    q = np.floor(0.5 + np.clip(y, -1e6, 1e6)).astype(np.int32)
+    y = np.clip(y, -1e6, 1e6)
+    if threshold == 0.5:
+        q = np.floor(0.5 + y).astype(np.int32)
+    else:
+        q = (np.sign(y) * np.maximum(np.floor(np.abs(y) + 1.0 - threshold), 0.0)).astype(np.int32)
     return np.where(tables.coded, q, 0).astype(np.int32)
 
 

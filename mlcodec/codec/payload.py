@@ -1,10 +1,13 @@
 """The codec payload of one packet: range-coded latents (format 2: level flag, DTX flags;
 format 1: a format-version byte first).
 
-Format 2 (docs/format.md s4, research s6 step 3), one range-coder stream per packet::
+Format 2 (docs/format.md s2.3, research s6 step 3), one range-coder stream per packet::
 
     level_flag  bit_logp(f, 3)        [level  uint(level, nb_levels)  if f]
     per latent: dtx bit_logp(d, 3)    [dim values, laplace_p0, if not d]
+
+Format 3 (docs/format.md s3.2): the same, each value coded with its context's tables (the
+previous coded latent's value of its dimension, zeros after a level symbol; contexts.py).
 
 Layout (docs/format.md §4): byte 0 is :data:`~mlcodec.codec.format.FORMAT_VERSION`; the rest
 is one Opus range-coder stream (RFC 6716 §4.1/§5.1, specs 03) holding the packet's latent
@@ -138,10 +141,54 @@ def _decode_row(dec, t: CodingTables, offset) -> list:
 FLAG_LOGP = 3
 
 
-def write_payload_v2(rows, tables, *, level: int | None, nb_levels: int) -> bytes:
+def _encode_rows_ctx(enc, rows, lc, prev) -> list:
+    """Format 3: each value with its context's (sign, magnitude) iCDFs (contexts.py); ``prev``
+    is the previous coded latent (zeros after a level symbol). Returns the last row."""
+    sym = enc._icdf  # ec_enc_icdf16 with tables checked when they were built (contexts.py)
+    for row in rows:
+        for i, tabs in lc.dims:
+            p = prev[i]
+            sign, mag = tabs[(p if -2 <= p <= 2 else (2 if p > 0 else -2)) + 2]
+            v = row[i]
+            if v == 0:
+                sym(0, sign, 15)
+                continue
+            sym(1 if v > 0 else 2, sign, 15)
+            m = (v if v > 0 else -v) - 1
+            while m >= 7:
+                sym(7, mag, 15)
+                m -= 7
+            sym(m, mag, 15)
+        prev = row
+    return prev
+
+
+def _decode_row_ctx(dec, lc, prev, offset) -> list:
+    row = [0] * lc.dim
+    sym = dec._icdf
+    for i, tabs in lc.dims:
+        p = prev[i]
+        sign, mag = tabs[(p if -2 <= p <= 2 else (2 if p > 0 else -2)) + 2]
+        s = sym(sign, 15)
+        if s:
+            v = 1
+            while True:
+                d = sym(mag, 15)
+                v += d
+                if d != 7 or v > MAX_MAGNITUDE:
+                    break
+            if v > MAX_MAGNITUDE:
+                raise CodecError(f"latent value {v} out of range (corrupt payload)", offset=offset)
+            row[i] = v if s == 1 else -v
+    return row
+
+
+def write_payload_v2(rows, tables, *, level: int | None, nb_levels: int, ctx=None, prev=None) -> bytes:
     """Format-2 payload of one packet. ``rows``: one entry per latent in time order, a
     quantized latent (dim,) or None for a DTX latent; ``level``: the quantizer level to signal
-    (None: unchanged since the previous packet, no level symbol); ``tables``: that level's."""
+    (None: unchanged since the previous packet, no level symbol); ``tables``: that level's.
+    Format 3: ``ctx`` is the level's :class:`~mlcodec.codec.contexts.LevelContexts` and
+    ``prev`` the stream's previous coded latent (ignored, i.e. zeros, when ``level`` is sent)."""
     t = CodingTables.from_quant_tables(tables)
     coded = [np.clip(np.rint(np.asarray(r)), -MAX_MAGNITUDE, MAX_MAGNITUDE).astype(np.int64)
              for r in rows if r is not None]
@@ -156,10 +203,15 @@ def write_payload_v2(rows, tables, *, level: int | None, nb_levels: int) -> byte
             raise CodecError(f"level {level} outside 0..{nb_levels - 1}")
         enc.uint(int(level), int(nb_levels))
     k = 0
+    if ctx is not None:
+        prev = [0] * t.dim if (level is not None or prev is None) else [int(v) for v in prev]
     for r in rows:
         enc.bit_logp(1 if r is None else 0, FLAG_LOGP)
         if r is not None:
-            _encode_rows(enc, [coded[k].tolist()], t)
+            if ctx is not None:
+                prev = _encode_rows_ctx(enc, [coded[k].tolist()], ctx, prev)
+            else:
+                _encode_rows(enc, [coded[k].tolist()], t)
             k += 1
     nbytes = (enc.tell() + 7) // 8
     enc.shrink(max(nbytes, enc.range_bytes))
@@ -170,22 +222,31 @@ def write_payload_v2(rows, tables, *, level: int | None, nb_levels: int) -> byte
 
 
 def read_payload_v2(payload: bytes, n_latents: int, tables_of, *, level: int | None, nb_levels: int,
-                    offset: int | None = None) -> tuple[int, list]:
+                    offset: int | None = None, ctx_of=None, prev=None) -> tuple[int, list]:
     """(level, rows) of a format-2 payload: rows[k] is an int64 (dim,) latent or None (DTX).
     ``level`` is the level in force (None: unknown, e.g. after a resync); ``tables_of(level)``
-    gives that level's CodingTables. CodecError when no level is known or a value is absurd."""
+    gives that level's CodingTables. Format 3: ``ctx_of(level)`` gives the level's
+    LevelContexts and ``prev`` is the previous coded latent (zeros after a level symbol).
+    CodecError when no level is known or a value is absurd."""
     dec = RangeDecoder(bytes(payload))
     try:
-        if dec.bit_logp(FLAG_LOGP):
+        flag = dec.bit_logp(FLAG_LOGP)
+        if flag:
             level = dec.uint(int(nb_levels))
         elif level is None:
             raise CodecError("packet continues a quantizer level that was lost (no level symbol)",
                              offset=offset)
         t = CodingTables.from_quant_tables(tables_of(level))
+        lc = ctx_of(level) if ctx_of is not None else None
+        if lc is not None:
+            prev = [0] * t.dim if (flag or prev is None) else [int(v) for v in prev]
         rows = []
         for _ in range(int(n_latents)):
             if dec.bit_logp(FLAG_LOGP):
                 rows.append(None)
+            elif lc is not None:
+                prev = _decode_row_ctx(dec, lc, prev, offset)
+                rows.append(np.array(prev, dtype=np.int64))
             else:
                 rows.append(np.array(_decode_row(dec, t, offset), dtype=np.int64))
     except RangeCoderError as exc:  # pragma: no cover - decoder only raises on misuse

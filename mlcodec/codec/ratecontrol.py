@@ -77,26 +77,40 @@ class DtxGate:
 class CostModel:
     """Predicted bits of latents and bytes of packets at each quantizer level of a model."""
 
-    def __init__(self, model, levels: range | None = None):
+    def __init__(self, model, levels: range | None = None, ctx=None):
         self.model = model
         self.nb_levels = int(model.nb_levels)
         self.levels = list(levels if levels is not None else range(self.nb_levels))
         self.tables = {lv: model.quant_tables(lv) for lv in self.levels}
-        self._cost = {lv: (_cost_grid(t), 0.0) for lv, t in self.tables.items()}
+        #: format 3: ContextTables; each latent is priced in the context of the one before it
+        self.ctx = ctx
+        self._cost = {lv: (_cost_grid(t) if ctx is None else ctx.cost_grid(lv, _K), 0.0)
+                      for lv, t in self.tables.items()}
 
-    def latent_bits(self, z: np.ndarray, level: int) -> np.ndarray:
-        """Ideal bits of each latent (n, dim) quantized at ``level``."""
+    def latent_bits(self, z: np.ndarray, level: int, prev=None, threshold: float = 0.5) -> np.ndarray:
+        """Ideal bits of each latent (n, dim) quantized at ``level`` (rounding ``threshold``);
+        with contexts, latent t is priced after latent t-1 (the first after ``prev``, a
+        quantized latent, or zeros)."""
         c, base = self._cost[level]
-        q = np.clip(quantize(z, self.tables[level]), -_K, _K) + _K
-        return base + c[np.arange(c.shape[0])[None, :], q].sum(-1)
+        qq = np.clip(quantize(z, self.tables[level], threshold), -_K, _K)
+        q = qq + _K
+        dims = np.arange(c.shape[0])[None, :]
+        if self.ctx is None:
+            return base + c[dims, q].sum(-1)
+        from mlcodec.codec.contexts import context_index
 
-    def bits_table(self, z: np.ndarray) -> np.ndarray:
+        p0 = np.zeros((1, qq.shape[1]), np.int64) if prev is None else np.asarray(prev).reshape(1, -1)
+        cx = context_index(np.concatenate([p0, qq[:-1]], 0))
+        return base + c[dims, cx, q].sum(-1)
+
+    def bits_table(self, z: np.ndarray, threshold: float = 0.5, levels=None) -> np.ndarray:
         """(n, nb_levels) ideal bits of each latent at each level (unpriced levels: inf)."""
         z = np.asarray(z)
         out = np.full((z.shape[0], self.nb_levels), np.inf)
         for i in range(0, z.shape[0], _ROWS):  # in blocks: the temporaries stay small for long files
-            for lv in self.levels:
-                out[i:i + _ROWS, lv] = self.latent_bits(z[i:i + _ROWS], lv)
+            for lv in (self.levels if levels is None else levels):
+                prev = quantize(z[i - 1], self.tables[lv], threshold) if i and self.ctx is not None else None
+                out[i:i + _ROWS, lv] = self.latent_bits(z[i:i + _ROWS], lv, prev, threshold)
         return out
 
 
@@ -205,3 +219,84 @@ class LeakyBucket:
 
     def spend(self, nbytes: int) -> None:
         self.debt = max(self.debt + nbytes - self.share, self.floor)
+
+
+#: Longest run of latents the rate control may replace by repeats (DTX latents) in speech.
+MAX_REPEAT_RUN = 2
+#: Rounding thresholds tried, in order, at the coarsest level before any repeat (format 3).
+THRESHOLDS = (0.75, 1.0, 1.25, 1.5)
+
+
+def plan_bytes(bits: np.ndarray, coded: np.ndarray, levels: np.ndarray, frame_ms: int) -> float:
+    """Predicted audio bytes of a plan (the packet costs :func:`plan_two_pass` sums)."""
+    lpp = fmt.latents_per_packet(frame_ms)
+    per_page = fmt.packets_per_page(frame_ms)
+    return float(sum(_packet_cost(bits[p * lpp:(p + 1) * lpp], coded[p * lpp:(p + 1) * lpp], int(levels[p]),
+                                  frame_ms, p % per_page == 0) for p in range(bits.shape[0] // lpp)))
+
+
+def _packet_cost(bits, coded, lv: int, frame_ms: int, first: bool) -> float:
+    if not coded.any():
+        return packet_bytes(frame_ms, None)
+    return packet_bytes(frame_ms, payload_bytes(bits[:, lv], coded, flag=first))
+
+
+def plan_repeats(zq: np.ndarray, bits: np.ndarray, coded: np.ndarray, levels: np.ndarray, frame_ms: int,
+                 budget_bytes: float, max_run: int | None = None) -> np.ndarray:
+    """Latents to send as repeats (DTX latents: the decoder repeats the last coded one) when
+    even the planned levels overrun the budget (the coarsest level of a short file at 1.5k).
+
+    ``zq`` (n, dim): each latent dequantized at its packet's level; ``bits`` (n, nb_levels);
+    ``coded`` (n,) the DTX gate's decisions; ``levels`` per packet. Latents change little
+    from one to the next in steady sounds: those whose distance to the previous latent per
+    bit saved is smallest are repeated first, runs of at most ``max_run`` (1, then up to
+    ``max_run``), never the first latent of a page (a resynchronising decoder needs it).
+    Returns the new ``coded`` mask (unchanged when the plan fits)."""
+    lpp = fmt.latents_per_packet(frame_ms)
+    per_page = fmt.packets_per_page(frame_ms)
+    n_pk = bits.shape[0] // lpp
+    max_run = MAX_REPEAT_RUN if max_run is None else int(max_run)
+    coded = np.array(coded, bool)
+    cost = np.array([_packet_cost(bits[p * lpp:(p + 1) * lpp], coded[p * lpp:(p + 1) * lpp], int(levels[p]),
+                                  frame_ms, p % per_page == 0) for p in range(n_pk)])
+    total = float(cost.sum())
+    if total <= budget_bytes or n_pk == 0:
+        return coded
+    rep = np.zeros_like(coded)
+    page_lat = lpp * per_page
+    lv_of = np.repeat(np.asarray(levels, np.int64), lpp)
+    for run in range(1, max_run + 1):
+        cand = []
+        for t in range(1, coded.size):
+            if not coded[t] or t % page_lat == 0 or lv_of[t] != lv_of[t - 1]:
+                continue
+            s = t - 1
+            while s > 0 and rep[s]:  # the latent it would repeat
+                s -= 1
+            if not coded[s] or rep[s]:
+                continue
+            saved = bits[t, lv_of[t]] - 3.0 + FLAG0_BITS
+            if saved <= 0:
+                continue
+            d = float(np.sum((zq[t] - zq[s]) ** 2))
+            cand.append((d / saved, t))
+        cand.sort()
+        for _, t in cand:
+            left = 0
+            while t - left - 1 >= 0 and rep[t - left - 1]:
+                left += 1
+            right = 0
+            while t + right + 1 < rep.size and rep[t + right + 1]:
+                right += 1
+            if left + right + 1 > run or not coded[t - left - 1]:
+                continue
+            rep[t] = True
+            coded[t] = False
+            p = t // lpp
+            sl = slice(p * lpp, (p + 1) * lpp)
+            new = _packet_cost(bits[sl], coded[sl], int(levels[p]), frame_ms, p % per_page == 0)
+            total += new - cost[p]
+            cost[p] = new
+            if total <= budget_bytes:
+                return coded
+    return coded
