@@ -385,8 +385,8 @@ def make_target(name: str, api) -> Target:
 
         def run(d):
             # header byte: bit 7 picks format 1 (split + read_payload) or 2/3 (carrier + v2 reader,
-            # with or without a level already in force; bit 5: format 3's context tables, after a
-            # previous latent made of the header's low bits); the low bits pick tables/latent counts
+            # with or without a level already in force; bit 5: format 3's context tables); the low
+            # bits pick tables/latent counts
             a = d[0] if d else 0
             if a & 0x80:
                 t = tables[a % len(tables)]
@@ -399,10 +399,8 @@ def make_target(name: str, api) -> Target:
                 return
             n, payload = carrier(d[1:])
             if payload is not None:
-                dim = int(getattr(model, "latent_dim", 32))
-                prev = [((a >> k) & 3) * (-1) ** k * 3 for k in range(dim)] if a & 0x10 else None
                 read2(payload, n, model.quant_tables, level=(a % nb) if a & 0x40 else None, nb_levels=nb,
-                      ctx_of=ctx_of if a & 0x20 else None, prev=prev)
+                      ctx_of=ctx_of if a & 0x20 else None)
         return Target(name, seeds_payload(api), run, hdr=1, max_len=2000)
     if name == "wav":
         stream = api("wav_stream")

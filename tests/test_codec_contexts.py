@@ -71,19 +71,20 @@ def test_marginal_contexts_give_format_2_bytes(model):
         rows[3] = None  # a DTX latent
         if not all(0 < v < 32767 for v in np.asarray(t.p0)[np.asarray(t.coded)]):
             continue  # p0 = 0 is clamped in context tables: no longer the same coder
-        for lvl, prev in ((level, None), (None, rows[0])):
+        for lvl in (level, None):
             a = write_payload_v2(rows, t, level=lvl, nb_levels=16)
-            b = write_payload_v2(rows, t, level=lvl, nb_levels=16, ctx=mt.level(level), prev=prev)
+            b = write_payload_v2(rows, t, level=lvl, nb_levels=16, ctx=mt.level(level))
             assert a == b
 
 
-def _ref_payload(rows, ctx, level, prev) -> bytes:
-    """Format-3 payload written by the reference: same framing, reference value coder."""
+def _ref_payload(rows, ctx, level, send_level) -> bytes:
+    """Format-3 payload written by the reference: same framing, reference value coder, the
+    context starting from zeros in the packet whether or not it sends the level."""
     enc = RangeEncoder(4096)
-    enc.bit_logp(0 if prev is not None else 1, FLAG_LOGP)
-    if prev is None:
+    enc.bit_logp(1 if send_level else 0, FLAG_LOGP)
+    if send_level:
         enc.uint(level, 16)
-        prev = np.zeros(ctx.coded.shape[1], np.int64)
+    prev = np.zeros(ctx.coded.shape[1], np.int64)
     for r in rows:
         enc.bit_logp(1 if r is None else 0, FLAG_LOGP)
         if r is not None:
@@ -98,20 +99,19 @@ def test_fast_context_coder_matches_the_reference(model, ctx, level):
     rows = list(_rows(model, level, n=8, seed=level))
     rows[2] = None
     rows[5] = rows[5] * 9  # big values: escapes, contexts clipped at +-2
-    for prev in (None, rows[0] * 3):
-        fast = write_payload_v2(rows, t, level=None if prev is not None else level, nb_levels=16,
-                                ctx=ctx.level(level), prev=prev)
-        assert fast == _ref_payload(rows, ctx, level, prev)
-        lv, got = read_payload_v2(fast, len(rows), lambda _: t, level=level, nb_levels=16, ctx_of=ctx.level, prev=prev)
+    for send in (True, False):
+        fast = write_payload_v2(rows, t, level=level if send else None, nb_levels=16, ctx=ctx.level(level))
+        assert fast == _ref_payload(rows, ctx, level, send)
+        lv, got = read_payload_v2(fast, len(rows), lambda _: t, level=level, nb_levels=16, ctx_of=ctx.level)
         assert lv == level
         for a, b in zip(rows, got):
             assert (a is None and b is None) or np.array_equal(np.where(t.coded, a, 0), b)
         # the reference decoder reads the fast coder's values
         dec = RangeDecoder(fast)
         dec.bit_logp(FLAG_LOGP)
-        if prev is None:
+        if send:
             dec.uint(16)
-        p = np.zeros(t.dim, np.int64) if prev is None else np.asarray(prev)
+        p = np.zeros(t.dim, np.int64)
         for r in rows:
             if dec.bit_logp(FLAG_LOGP):
                 continue
@@ -125,13 +125,19 @@ def test_cost_model_matches_the_reference_bits(model, ctx, level):
     z = np.cumsum(rng.normal(0, 0.4, (20, model.latent_dim)), 0) * 3
     q = quantize(z, model.quant_tables(level)).astype(np.int64)
     cm = rc.CostModel(model, levels=[level], ctx=ctx)
-    prev = q[0] * 2
-    got = cm.latent_bits(z[1:], level, prev)
-    want = ref.rows_bits(q[1:], ctx, level, prev)
+    zero = np.zeros(q.shape[1], np.int64)
+    got = cm.latent_bits(z[1:], level)
+    want = ref.rows_bits(q[1:], ctx, level, zero)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-9)
+    # packet starts restart the context: each 6-latent packet priced from zeros
+    starts = np.arange(19) % 6 == 0
+    got = cm.latent_bits(z[1:], level, starts=starts)
+    want = np.concatenate([ref.rows_bits(q[1 + s:7 + s], ctx, level, zero) for s in range(0, 19, 6)])
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-9)
     # and the range coder's real size stays within the ideal + termination
+    want = ref.rows_bits(q[1:], ctx, level, zero)
     nbytes = len(write_payload_v2(list(q[1:]), model.quant_tables(level), level=None, nb_levels=16,
-                                  ctx=ctx.level(level), prev=prev))
+                                  ctx=ctx.level(level)))
     ideal = want.sum() + 19 * -math.log2(7 / 8) + 1
     assert ideal / 8 - 1 <= nbytes <= ideal / 8 + 2
 
@@ -222,8 +228,7 @@ def test_hostile_context_payloads_are_one_line_errors(model, ctx):
     for k in range(300):
         data = rng.integers(0, 256, int(rng.integers(0, 60)), dtype=np.uint8).tobytes()
         try:
-            read_payload_v2(data, 6, t, level=None if k % 2 else 15, nb_levels=16, ctx_of=ctx.level,
-                            prev=None if k % 3 else [40] * 32)
+            read_payload_v2(data, 6, t, level=None if k % 2 else 15, nb_levels=16, ctx_of=ctx.level)
         except CodecError as exc:
             assert "\n" not in str(exc)
 

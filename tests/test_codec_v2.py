@@ -201,10 +201,8 @@ def test_garbage_packet_is_concealed(version):
     bad = data[: p.offset] + raw + data[p.offset + p.size:]
     y, d = _decode(bad)
     assert len(y) == len(x) and d.truncated
-    if version == 2:
-        assert 0 < d.concealed <= 1920 + 320
-    else:  # format 3: the page's later packets need the lost one's context: the page is lost
-        assert 1920 < d.concealed <= fmt.packets_per_page(120) * 1920 + 320
+    # format 3 too: contexts restart in every packet, so only the garbage packet is lost
+    assert 0 < d.concealed <= 1920 + 320
 
 
 # --- wrong-way input ------------------------------------------------------------------------------

@@ -101,7 +101,7 @@ class Decoder:
             else:
                 self.level, rows = read_payload_v2(payload, n, self.coding, level=self.level,
                                                    nb_levels=self.nb_levels, offset=offset,
-                                                   ctx_of=self._ctx, prev=self._sid)
+                                                   ctx_of=self._ctx)
                 self.payload_bytes += len(payload)
             if self.level is None:
                 raise CodecError("DTX packet before any level is known (after damage)", offset=offset)

@@ -70,8 +70,10 @@ class Encoder:
         # format 3 when the model has context tables (the shipped one does), else format 2
         self._ctx = model_contexts(self.model) if format_version >= 3 else None
         self.format_version = 3 if self._ctx is not None else fmt.FORMAT_V2
-        self._prev: np.ndarray | None = None   # last coded quantized latent (format 3 context)
-        self._cand_prev: np.ndarray | None = None
+        #: format 3 re-sends the level every LEVEL_REFRESH_MS (a receiver that lost the packet
+        #: with the level symbol, or the stream's first, waits at most that long)
+        self._refresh = fmt.level_refresh_packets(self.frame_ms) if self._ctx is not None else 0
+        self._since_level = 0  # packets since the last one with a level symbol
         self._costs = rc.CostModel(self.model, ctx=self._ctx)
         #: format 3 two-pass VBR: when the coarsest levels still overrun the target, latents that
         #: change little are sent as repeats (ratecontrol.plan_repeats); format 2 keeps its bytes
@@ -229,6 +231,8 @@ class Encoder:
         if brk:
             self.page_starts.append(self.packets_out)
             self._page_len, self._page_carrier, self._sent_level = 0, False, None
+        elif self._refresh and self._since_level >= self._refresh:
+            self._sent_level = None  # format 3: the next carrier re-sends the level
         self._page_len += 1
         self._page_carrier |= carrier
         return brk
@@ -246,7 +250,7 @@ class Encoder:
         choice = hi
         for lv in range(lo, hi + 1):  # finest level (lowest index) that fits the allowance
             flag = first or lv != self._sent_level
-            bits = self._costs.latent_bits(z, lv, None if flag else self._prev)
+            bits = self._costs.latent_bits(z, lv)
             if rc.packet_bytes(self.frame_ms, rc.payload_bytes(bits, coded, flag)) <= allow:
                 choice = lv
                 break
@@ -270,9 +274,8 @@ class Encoder:
 
         q = quantize(z, self.model.quant_tables(level), self._threshold)
         rows = [q[k] if c else None for k, c in enumerate(coded)]
-        self._cand_prev = q[np.flatnonzero(coded)[-1]] if coded.any() else self._prev
         return write_payload_v2(rows, self._tables(level), level=level if flag else None, nb_levels=self.nb_levels,
-                                ctx=self._ctx.level(level) if self._ctx is not None else None, prev=self._prev)
+                                ctx=self._ctx.level(level) if self._ctx is not None else None)
 
     def _finish(self, z, coded, first: bool, *, payload: bytes | None = None, pad_to: int | None = None) -> bytes:
         """The packet of latents ``z`` at the current level (None: an all-DTX packet)."""
@@ -285,11 +288,11 @@ class Encoder:
             if payload is None:
                 payload = self._payload(z, coded, self._level, flag)
             self._sent_level = self._level
-            self._prev = self._cand_prev
             self.dtx_latents += int(n - coded.sum())
             self.levels_used.append(self._level)
             pkt = fmt.build_codec_packet(payload, self.frame_ms, pad_to=pad_to)
             self.payload_bytes += len(payload)
+        self._since_level = 1 if (z is not None and flag) else self._since_level + 1
         self.packets_out += 1
         self.packet_bytes += len(pkt)
         return pkt
@@ -299,7 +302,7 @@ class Encoder:
         coded = self._gate_all(self._db, True)
         z = np.stack(self._z) if self._z else np.zeros((0, self.model.latent_dim), np.float32)
         self._z = []  # the stacked copy is the one kept
-        bits = self._costs.bits_table(z)
+        bits = self._costs.bits_table(z, lpp=self.latents_per_packet)
         n_pk = z.shape[0] // self.latents_per_packet
         pages = -(-n_pk // self.per_page)
         budget = self.target_bps * self.samples_in / fmt.SAMPLE_RATE / 8 - self.header_bytes - 27 * pages
@@ -311,7 +314,7 @@ class Encoder:
             # (encoder only), then repeat latents that change little
             for th in rc.THRESHOLDS:
                 self._threshold = th
-                bits = self._costs.bits_table(z, th)
+                bits = self._costs.bits_table(z, th, lpp=self.latents_per_packet)
                 levels = rc.plan_two_pass(bits, coded, self.frame_ms, budget, self.nb_levels)
                 if rc.plan_bytes(bits, coded, levels, self.frame_ms) <= budget:
                     break
@@ -331,7 +334,7 @@ class Encoder:
                     planned += rc.packet_bytes(self.frame_ms, None)
             else:
                 lv = int(levels[p])
-                flag = True if not self.repeats else (p % self.per_page == 0 or lv != int(levels[p - 1]))
+                flag = True if not self.repeats else lv != self._sent_level
                 planned += rc.packet_bytes(self.frame_ms, rc.payload_bytes(bits[sl, lv], c, flag))
                 # the real range coder may overrun the prediction slightly: code coarser then
                 # (format 3 at the coarsest level: repeat one more latent of the packet)

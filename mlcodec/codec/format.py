@@ -187,6 +187,16 @@ def packets_per_page(frame_ms: int) -> int:
     return -(-PAGE_MS // int(frame_ms))
 
 
+#: Format 3 re-sends the quantizer level at least this often (ms of packets), so a receiver
+#: that lost the packet carrying it (or the stream's first) decodes again within that time.
+LEVEL_REFRESH_MS = 480
+
+
+def level_refresh_packets(frame_ms: int) -> int:
+    """Packets between format-3 level symbols at most (:data:`LEVEL_REFRESH_MS`)."""
+    return max(1, LEVEL_REFRESH_MS // int(frame_ms))
+
+
 def packet_samples(frame_ms: int) -> int:
     """16 kHz samples covered by one packet."""
     return int(frame_ms) * SAMPLE_RATE // 1000

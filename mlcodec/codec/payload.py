@@ -7,7 +7,8 @@ Format 2 (docs/format.md s2.3, research s6 step 3), one range-coder stream per p
     per latent: dtx bit_logp(d, 3)    [dim values, laplace_p0, if not d]
 
 Format 3 (docs/format.md s3.2): the same, each value coded with its context's tables (the
-previous coded latent's value of its dimension, zeros after a level symbol; contexts.py).
+previous coded latent's value of its dimension in the same packet, zeros for a packet's
+first; contexts.py).
 
 Layout (docs/format.md §4): byte 0 is :data:`~mlcodec.codec.format.FORMAT_VERSION`; the rest
 is one Opus range-coder stream (RFC 6716 §4.1/§5.1, specs 03) holding the packet's latent
@@ -183,12 +184,13 @@ def _decode_row_ctx(dec, lc, prev, offset) -> list:
     return row
 
 
-def write_payload_v2(rows, tables, *, level: int | None, nb_levels: int, ctx=None, prev=None) -> bytes:
+def write_payload_v2(rows, tables, *, level: int | None, nb_levels: int, ctx=None) -> bytes:
     """Format-2 payload of one packet. ``rows``: one entry per latent in time order, a
     quantized latent (dim,) or None for a DTX latent; ``level``: the quantizer level to signal
     (None: unchanged since the previous packet, no level symbol); ``tables``: that level's.
-    Format 3: ``ctx`` is the level's :class:`~mlcodec.codec.contexts.LevelContexts` and
-    ``prev`` the stream's previous coded latent (ignored, i.e. zeros, when ``level`` is sent)."""
+    Format 3: ``ctx`` is the level's :class:`~mlcodec.codec.contexts.LevelContexts`; the
+    context restarts from zeros in every packet, so a packet decodes without its predecessors
+    (a lost packet costs only itself)."""
     t = CodingTables.from_quant_tables(tables)
     coded = [np.clip(np.rint(np.asarray(r)), -MAX_MAGNITUDE, MAX_MAGNITUDE).astype(np.int64)
              for r in rows if r is not None]
@@ -204,7 +206,7 @@ def write_payload_v2(rows, tables, *, level: int | None, nb_levels: int, ctx=Non
         enc.uint(int(level), int(nb_levels))
     k = 0
     if ctx is not None:
-        prev = [0] * t.dim if (level is not None or prev is None) else [int(v) for v in prev]
+        prev = [0] * t.dim
     for r in rows:
         enc.bit_logp(1 if r is None else 0, FLAG_LOGP)
         if r is not None:
@@ -222,11 +224,11 @@ def write_payload_v2(rows, tables, *, level: int | None, nb_levels: int, ctx=Non
 
 
 def read_payload_v2(payload: bytes, n_latents: int, tables_of, *, level: int | None, nb_levels: int,
-                    offset: int | None = None, ctx_of=None, prev=None) -> tuple[int, list]:
+                    offset: int | None = None, ctx_of=None) -> tuple[int, list]:
     """(level, rows) of a format-2 payload: rows[k] is an int64 (dim,) latent or None (DTX).
     ``level`` is the level in force (None: unknown, e.g. after a resync); ``tables_of(level)``
     gives that level's CodingTables. Format 3: ``ctx_of(level)`` gives the level's
-    LevelContexts and ``prev`` is the previous coded latent (zeros after a level symbol).
+    LevelContexts (contexts start from zeros in every packet).
     CodecError when no level is known or a value is absurd."""
     dec = RangeDecoder(bytes(payload))
     try:
@@ -239,7 +241,7 @@ def read_payload_v2(payload: bytes, n_latents: int, tables_of, *, level: int | N
         t = CodingTables.from_quant_tables(tables_of(level))
         lc = ctx_of(level) if ctx_of is not None else None
         if lc is not None:
-            prev = [0] * t.dim if (flag or prev is None) else [int(v) for v in prev]
+            prev = [0] * t.dim
         rows = []
         for _ in range(int(n_latents)):
             if dec.bit_logp(FLAG_LOGP):

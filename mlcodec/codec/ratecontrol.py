@@ -87,10 +87,10 @@ class CostModel:
         self._cost = {lv: (_cost_grid(t) if ctx is None else ctx.cost_grid(lv, _K), 0.0)
                       for lv, t in self.tables.items()}
 
-    def latent_bits(self, z: np.ndarray, level: int, prev=None, threshold: float = 0.5) -> np.ndarray:
+    def latent_bits(self, z: np.ndarray, level: int, threshold: float = 0.5, starts=None) -> np.ndarray:
         """Ideal bits of each latent (n, dim) quantized at ``level`` (rounding ``threshold``);
-        with contexts, latent t is priced after latent t-1 (the first after ``prev``, a
-        quantized latent, or zeros)."""
+        with contexts, latent t is priced after latent t-1, and after zeros where ``starts``
+        (n,) is True or at t = 0: a packet's first latent (contexts restart in every packet)."""
         c, base = self._cost[level]
         qq = np.clip(quantize(z, self.tables[level], threshold), -_K, _K)
         q = qq + _K
@@ -99,18 +99,21 @@ class CostModel:
             return base + c[dims, q].sum(-1)
         from mlcodec.codec.contexts import context_index
 
-        p0 = np.zeros((1, qq.shape[1]), np.int64) if prev is None else np.asarray(prev).reshape(1, -1)
-        cx = context_index(np.concatenate([p0, qq[:-1]], 0))
+        prev = np.concatenate([np.zeros((1, qq.shape[1]), np.int64), qq[:-1]], 0)
+        if starts is not None:
+            prev[np.asarray(starts, bool)] = 0
+        cx = context_index(prev)
         return base + c[dims, cx, q].sum(-1)
 
-    def bits_table(self, z: np.ndarray, threshold: float = 0.5, levels=None) -> np.ndarray:
-        """(n, nb_levels) ideal bits of each latent at each level (unpriced levels: inf)."""
+    def bits_table(self, z: np.ndarray, threshold: float = 0.5, levels=None, *, lpp: int = 1) -> np.ndarray:
+        """(n, nb_levels) ideal bits of each latent at each level (unpriced levels: inf);
+        ``lpp`` latents per packet (format 3 contexts restart at each packet's first)."""
         z = np.asarray(z)
         out = np.full((z.shape[0], self.nb_levels), np.inf)
         for i in range(0, z.shape[0], _ROWS):  # in blocks: the temporaries stay small for long files
             for lv in (self.levels if levels is None else levels):
-                prev = quantize(z[i - 1], self.tables[lv], threshold) if i and self.ctx is not None else None
-                out[i:i + _ROWS, lv] = self.latent_bits(z[i:i + _ROWS], lv, prev, threshold)
+                starts = np.arange(i, min(i + _ROWS, z.shape[0])) % lpp == 0
+                out[i:i + _ROWS, lv] = self.latent_bits(z[i:i + _ROWS], lv, threshold, starts)
         return out
 
 
