@@ -28,6 +28,9 @@ LAYERS: dict[str, int] = {
     "mlcodec.vocoder": 4,
     "mlcodec.models": 4,
     "mlcodec.libopus": 4,
+    # libopus's feature analysis (DSP kernels and tables, no model): used by dsp.pitchnet
+    "mlcodec.libopus.lpcnet_analysis": 3,
+    "mlcodec.libopus.lpcnet_tables": 3,
     "mlcodec.io": 5,
     "mlcodec.api": 6,
 }

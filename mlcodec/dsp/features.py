@@ -4,7 +4,8 @@ Per 10 ms frame (160 samples at 16 kHz, int16-unit floats) the extractor outputs
 18 band-energy cepstra (specs 07 s2), the log-domain pitch feature and the pitch correlation
 (specs 07 s5). libopus estimates pitch with PitchDNN; we use our own classical estimator
 (normalised cross-correlation candidates + fixed-lag Viterbi tracking, docs/features.md), then
-compute the correlation feature exactly as specs 07 s5.3 does from the chosen period.
+compute the correlation feature exactly as specs 07 s5.3 does from the chosen period. Optionally
+(``pitch="net"``) features 18, 19 come from our pitch network instead (mlcodec.dsp.pitchnet).
 
 Timing (specs 07 s6): frame t is complete when input samples [160t, 160t+160) have arrived.
 The pitch tracker looks :data:`PITCH_LOOKAHEAD` frames ahead, so a streaming extractor emits
@@ -317,6 +318,8 @@ def power_spectra(y_prev_half: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 _BLOCK = 256  # frames per analysis block inside process()
+#: Pitch estimators of :class:`FeatureExtractor`: our classical tracker, our pitch network.
+PITCH_ESTIMATORS = ("classic", "net")
 
 
 class FeatureExtractor:
@@ -325,9 +328,21 @@ class FeatureExtractor:
     :meth:`process` returns the frames that are final so far (each frame waits for
     :data:`PITCH_LOOKAHEAD` later frames); :meth:`flush` zero-pads a trailing partial frame
     and returns everything left. The total number of frames is ceil(samples / 160).
+    ``pitch="net"`` takes features 18, 19 from our pitch network (:mod:`mlcodec.dsp.pitchnet`,
+    libopus's PitchDNN definition; ``pitch_weights`` overrides its blob) instead of the classic
+    tracker; the cepstrum and the emission timing are the same.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, pitch: str = "classic", pitch_weights=None) -> None:
+        if pitch not in PITCH_ESTIMATORS:
+            raise ValueError(f"unknown pitch estimator {pitch!r} (one of {', '.join(PITCH_ESTIMATORS)})")
+        self.pitch = pitch
+        self._net = None
+        self._net_queue = np.zeros((0, 2))
+        if pitch == "net":  # our pitch network (mlcodec.dsp.pitchnet); its own import keeps start-up light
+            from mlcodec.dsp.pitchnet import PitchNetTracker
+
+            self._net = PitchNetTracker(pitch_weights)
         self._pending = np.zeros(0)
         self._pre_mem = 0.0                      # last raw input sample (pre-emphasis state)
         self._prev_half = np.zeros(FRAME_SIZE)   # previous pre-emphasised frame
@@ -355,6 +370,8 @@ class FeatureExtractor:
         if n == 0:
             return np.zeros((0, NB_FEATURES), dtype=np.float32)
         x = x[: n * FRAME_SIZE]
+        if self._net is not None:
+            self._net_queue = np.concatenate([self._net_queue, self._net.process(x)])
         # specs 07 s2 step 1: pre-emphasis y[n] = x[n] - 0.85 x[n-1]
         prev = np.empty_like(x)
         prev[0] = self._pre_mem
@@ -381,6 +398,9 @@ class FeatureExtractor:
         out = np.empty((k, NB_FEATURES), dtype=np.float32)
         out[:, :NB_BANDS] = q[:k]
         out[:, NB_BANDS:] = pitch
+        if self._net is not None:  # the network's pitch/correlation replace the classic tracker's
+            out[:, NB_BANDS:] = self._net_queue[:k]
+            self._net_queue = self._net_queue[k:]
         return out
 
     def flush(self) -> np.ndarray:
@@ -399,9 +419,14 @@ class FeatureExtractor:
         return np.concatenate(parts) if len(parts) > 1 else parts[0]
 
 
-def compute_features(x: np.ndarray) -> np.ndarray:
-    """Features (ceil(len/160), 20) float32 of a whole int16-unit 16 kHz signal."""
-    ex = FeatureExtractor()
+def compute_features(x: np.ndarray, pitch: str = "classic", pitch_weights=None) -> np.ndarray:
+    """Features (ceil(len/160), 20) float32 of a whole int16-unit 16 kHz signal.
+
+    ``pitch``: "classic" (our NCCF + Viterbi tracker, the default) or "net" (our pitch network,
+    libopus's PitchDNN definition, :mod:`mlcodec.dsp.pitchnet`; ``pitch_weights`` overrides
+    its shipped blob).
+    """
+    ex = FeatureExtractor(pitch, pitch_weights)
     a = ex.process(x)
     b = ex.flush()
     return np.concatenate([a, b])

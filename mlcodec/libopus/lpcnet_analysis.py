@@ -14,7 +14,7 @@ import math
 import numpy as np
 from numba import njit
 
-from mlcodec.libopus import lpcnet_tables as T
+import mlcodec.libopus.lpcnet_tables as T  # a DSP-layer module (tests/test_architecture.py)
 
 F32 = np.float32
 _J = dict(cache=True, fastmath=False, error_model="numpy")
