@@ -24,6 +24,7 @@ class EncodeOptions:
     fixed_point: bool = True
     serial: int | None = None
     cbr: bool = False
+    redundancy_ms: int = 0
 
     kind = "encode"
     suffix = ".opus"
@@ -50,6 +51,8 @@ class EncodeOptions:
         from mlcodec.io.transcode import encode_file
 
         extra = {"mode": "cbr"} if self.cbr else {}
+        if self.redundancy_ms:
+            extra["redundancy_ms"] = self.redundancy_ms
         return encode_file(src, dst, model=load_model(self.model), bitrate=self.bitrate, frame_ms=self.frame_ms,
                            fixed_point=self.fixed_point, serial=self.serial, progress=progress, **extra)
 

@@ -24,7 +24,9 @@ def summary(kind: str, st, compiled: bool = False) -> str:
     if kind == "encode":
         return (f"{src} -> {dst}: {st.duration:.2f} s, target {st.bitrate}, "
                 f"{st.frame_ms} ms packets: whole file {st.file_kbps:.2f} kb/s ({st.file_bytes} bytes), "
-                f"payload {st.payload_kbps:.2f} kb/s{speed(st, compiled)}")
+                f"payload {st.payload_kbps:.2f} kb/s"
+                + (f", redundancy {st.redundancy_ms} ms {st.redundancy_kbps:.2f} kb/s"
+                   if getattr(st, "redundancy_ms", 0) else "") + speed(st, compiled))
     return (f"{src} -> {dst}: {st.duration:.2f} s decoded; stream target {st.bitrate or '?'}: "
             f"whole file {st.file_kbps:.2f} kb/s, payload {st.payload_kbps:.2f} kb/s{loss(st)}{speed(st, compiled)}")
 
@@ -39,7 +41,9 @@ def loss(st) -> str:
     total = st.packets + lost + more
     rate = f" ({100 * lost / total:.1f} %)" if total else ""
     extra = f" (and {more} that lost their level with it)" if more else ""
-    return f"; simulated loss: {lost} of {total} packets{rate}{extra}, {ms:.0f} ms concealed"
+    rb = getattr(st, "rebuilt_ms", 0.0)
+    rebuilt = f" ({rb:.0f} ms of it rebuilt from redundancy)" if rb else ""
+    return f"; simulated loss: {lost} of {total} packets{rate}{extra}, {ms:.0f} ms concealed{rebuilt}"
 
 
 def total(stats) -> str | None:

@@ -52,18 +52,20 @@ def _as_float(audio, *, name: str = "audio") -> np.ndarray:
 
 
 def encode(audio, samplerate: int, bitrate: str = fmt.DEFAULT_BITRATE, *, frame_ms: int = fmt.DEFAULT_FRAME_MS,
-           model=None, fixed_point: bool = True, serial: int | None = None) -> bytes:
+           model=None, fixed_point: bool = True, serial: int | None = None, redundancy_ms: int = 0) -> bytes:
     """Encode audio (float in [-1, 1] or int16; ``(frames,)`` or ``(frames, channels)``; any
     ``samplerate``) into an mlcodec Ogg Opus stream. ``bitrate`` is a preset: 1.5k, 3k or 6k.
     The bytes are reproducible: the Ogg serial is derived from the settings and the first 10 s
-    of audio (``serial`` overrides it), as for files (mlcodec.io.resume)."""
+    of audio (``serial`` overrides it), as for files (mlcodec.io.resume). ``redundancy_ms``:
+    copies of the last that many ms (0..1040) for packet loss, on top of ``bitrate``
+    (extension 123, docs/loss.md s5)."""
     from mlcodec.dsp.audio import prepare_audio
     from mlcodec.io.transcode import encode_chunks
 
     x = prepare_audio(_as_float(audio), int(samplerate), file="audio")
     out = io.BytesIO()
     encode_chunks([x], out, model=load_model(model), bitrate=bitrate, frame_ms=frame_ms, fixed_point=fixed_point,
-                  serial=serial)
+                  serial=serial, redundancy_ms=redundancy_ms)
     return out.getvalue()
 
 

@@ -17,6 +17,7 @@ PKG = ROOT / "mlcodec"
 LAYERS: dict[str, int] = {
     "mlcodec.errors": 0,
     "mlcodec._numba_cache": 0,
+    "mlcodec._lazy": 0,
     "mlcodec.io.atomic": 0,
     "mlcodec.io.stdio": 0,
     "mlcodec.bitstream": 1,

@@ -29,6 +29,7 @@ __all__ = [
     "validate_extension",
     "extension_name",
     "register_extension",
+    "ID_FEATRED",
     "describe",
 ]
 
@@ -39,6 +40,8 @@ ID_QEXT = 124
 ID_DRED = 126
 #: mlcodec's own codec payload (docs/format.md s2): an ID libopus does not use.
 ID_MLCODEC = 122
+#: mlcodec's feature redundancy (``encode --redundancy``, mlcodec.bitstream.featred).
+ID_FEATRED = 123
 #: Short extensions are IDs 3..31 (0 or 1 payload byte); long ones are 32..127 (specs 02 s2.1).
 FIRST_SHORT_ID = 3
 FIRST_LONG_ID = 32
@@ -477,6 +480,7 @@ EXTENSION_REGISTRY: dict[int, str] = {
     ID_QEXT: "QEXT",
     ID_DRED: "DRED",
     ID_MLCODEC: "mlcodec",
+    ID_FEATRED: "mlcodec redundancy",
 }
 
 

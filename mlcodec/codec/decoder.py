@@ -68,6 +68,11 @@ class Decoder:
         preset = fmt.nearest_preset(info.bitrate) if info.bitrate else info.bitrate
         self.vocoder = make_vocoder(vocoder, fixed_point, preset) if vocoder is not False else None
         self.concealer = make_concealer(concealer)
+        self.recovery = None  #: feature redundancy received so far (docs/loss.md s5)
+        if self.v2 and info.redundancy_ms:
+            from mlcodec.codec.feature_redundancy import RecoveryStore
+
+            self.recovery = RecoveryStore(info.frame_ms)
         self._sid: np.ndarray | None = None  # last coded latent (format 2 DTX repeats it)
         self._sid_level = 0
         self._fade = 0  # frames still to cross-fade after a concealment
@@ -151,15 +156,18 @@ class Decoder:
         self.concealer.observe(feats)
         return feats
 
-    def fill_gap(self, frames: int, next_packet: bytes | None = None, *, offset: int | None = None) -> np.ndarray:
-        """Features for ``frames`` missing 10 ms frames, given the packet after the gap
-        (``next_packet``; None at the end of the stream). The one place where gaps are filled,
-        whatever lost them: first :meth:`bridge_dtx` (a gap inside a DTX pause), else
-        :meth:`conceal_features`. (Redundancy recovery from ``next_packet`` belongs here,
-        before concealment.)"""
+    def fill_gap(self, frames: int, next_packet: bytes | None = None, *, offset: int | None = None,
+                 at: int | None = None) -> np.ndarray:
+        """Features for ``frames`` missing 10 ms frames from frame ``at``, given the packet after
+        the gap (``next_packet``; None at the end). The one place gaps are filled: from the
+        redundancy received (:attr:`recovery`) where it covers them, else :meth:`bridge_dtx`
+        (a gap in a DTX pause), else :meth:`conceal_features`."""
         frames = int(frames)
         if frames <= 0:
             return np.zeros((0, NB_FEATURES), np.float32)
+        if at is not None and self.recovery is not None and self.recovery.covers(int(at), frames):
+            self._fade = CROSSFADE_FRAMES
+            return self.recovery.rebuild(int(at), frames, self.concealer)
         feats = self.bridge_dtx(frames, next_packet, offset=offset)
         if feats is None:
             feats = self.conceal_features(frames)
@@ -297,6 +305,7 @@ class StreamDecoder:
         if loss is not None:
             loss.reset()    # every decode draws the model's flags from its first packet
         self.truncated: str | None = None
+        self._packet_notes = 0  # damage noted inside packets that arrived (not lost pages)
         self.features: list[np.ndarray] | None = [] if keep_features else None
         self._done = False
 
@@ -357,20 +366,71 @@ class StreamDecoder:
     def _note(self, offset, why: str) -> None:
         self.damage.append((offset, why))
 
+    def _note_packet(self, offset, why: str) -> None:  # damage in a packet that arrived
+        self._note(offset, why)
+        self._packet_notes += 1
+
+    def _page_damage(self) -> int:
+        return len(self.damage) - self._packet_notes
+
     def _units(self):
-        """(features, audio) of every packet and concealed gap in time order, then the
-        stream's end: yields ('end', final_granule or None)."""
+        """(features, audio) of every packet and filled gap in time order, then ('end', final
+        granule or None). With redundancy, decoding runs behind reading (``read_ahead``)."""
+        from mlcodec.codec.feature_redundancy import read_ahead
+
         dec = self.decoder
         per48 = self.info.frame_ms * fmt.GRANULE_PER_SAMPLE * fmt.SAMPLE_RATE // 1000
+        events = self._events(per48)
+        if dec.recovery is not None:
+            events = read_ahead(events, dec, per48, self._note_packet)
+        pos = gap = 0       # 48 kHz position of the next audio; missing audio not filled yet
+        level_lost = False  # a simulated loss took the packet that would have set the level
+        for ev in events:
+            kind = ev[0]
+            if kind == "final":
+                yield ev
+            elif kind == "jump":            # lost pages: the next page re-sends the level
+                if dec.v2:
+                    dec.level = None
+                gap, pos = gap + ev[1], pos + ev[1]
+            elif kind == "lost":  # only a lost first level leaves it unknown (not damage)
+                level_lost = level_lost or (dec.v2 and dec.level is None)
+                gap, pos = gap + ev[1], pos + ev[1]
+            elif kind == "pkt":
+                _, data, off, d, _ = ev
+                if gap:
+                    yield self._fill(gap, data, off, pos - gap)
+                    gap = 0
+                pos += d
+                try:
+                    feats = dec.decode_features(data, offset=off)
+                except CodecError as exc:
+                    if level_lost and dec.level is None:
+                        self.unlevelled += 1  # a consequence of the simulated loss
+                    else:
+                        self._note_packet(off, exc.reason)
+                    gap += d
+                else:
+                    level_lost = False
+                    self.packets += 1
+                    if self.features is not None:
+                        self.features.append(feats)
+                    yield feats, dec.synthesize(feats)
+            else:  # end
+                if gap:
+                    yield self._fill(gap, None, None, pos - gap)
+                yield ev
+
+    def _events(self, per48: int):
+        """The stream as read: ('pkt', data, offset, dur48, pos48) (arrived), ('lost', dur48)
+        (dropped by the loss model), ('jump', dur48) (lost pages), ('final', g), ('end', g)."""
         pos = 0            # 48 kHz timeline position of the next audio
         seq = self._seq
         pending: list = []
         gap_seen = False   # damage since the last page that decoded
-        seen_damage = len(self.damage)
+        seen_damage = self._page_damage()
         final = None
         other = None
-        gap = 0            # 48 kHz units of missing audio not filled yet (filled before the next packet)
-        level_lost = False  # a simulated loss took the packet that would have set the level
         for page in self._pages:
             if page.serial != self.serial:
                 if page.flags & 2 and final is not None and other is None:
@@ -378,9 +438,9 @@ class StreamDecoder:
                 continue
             if final is not None:
                 continue
-            if len(self.damage) > seen_damage:
+            if self._page_damage() > seen_damage:
                 gap_seen = True
-                seen_damage = len(self.damage)
+                seen_damage = self._page_damage()
             if page.sequence != seq + 1:
                 if not gap_seen:
                     self._note(page.offset, f"page sequence jumps from {seq} to {page.sequence} (lost pages)")
@@ -411,53 +471,28 @@ class StreamDecoder:
                 self._note(page.offset, f"granule jumps by {(start - pos) / 48000:.0f} s: implausible, not filled")
                 seen_damage += 1
             elif start > pos:
-                if dec.v2:
-                    dec.level = None  # a new page re-sends the level on its first carrier
                 if not gap_seen:
                     self._note(page.offset, f"granule jumps by {(start - pos) / 48:.0f} ms (lost pages)")
                     seen_damage += 1
-                gap += start - pos
+                yield "jump", start - pos
                 pos = start
             gap_seen = False
             lost = self.loss.flags(len(packets)) if self.loss is not None else None
             for i, ((data, off), d) in enumerate(zip(packets, durs)):
-                pos += d
                 if lost is not None and lost[i]:
                     self.lost += 1
-                    gap += d
-                    # Format 2 sends the level on a page's first carrier and on changes; the
-                    # encoder changes it only there, so the level in force stays right. Only
-                    # a lost first level (stream start, after lost pages) leaves it unknown:
-                    # packets are then undecodable until the next level symbol (not damage).
-                    level_lost = level_lost or (dec.v2 and dec.level is None)
-                    continue
-                if gap:
-                    yield self._fill(gap, data, off)
-                    gap = 0
-                try:
-                    feats = dec.decode_features(data, offset=off)
-                except CodecError as exc:
-                    if level_lost and dec.level is None:
-                        self.unlevelled += 1  # a consequence of the simulated loss
-                    else:
-                        self._note(off, exc.reason)
-                        seen_damage += 1
-                    gap += d
+                    yield "lost", d
                 else:
-                    level_lost = False
-                    self.packets += 1
-                    if self.features is not None:
-                        self.features.append(feats)
-                    yield feats, dec.synthesize(feats)
-        if gap:
-            yield self._fill(gap, None, None)
+                    yield "pkt", data, off, d, pos
+                pos += d
         if other is not None:
             self._other = other
         yield "end", final
 
-    def _fill(self, n48: int, next_packet: bytes | None, offset: int | None):
-        frames = max(int(n48) // (fmt.GRANULE_PER_SAMPLE * 160), 0)
-        feats = self.decoder.fill_gap(frames, next_packet, offset=offset)
+    def _fill(self, n48: int, next_packet: bytes | None, offset: int | None, at48: int):
+        per_frame = fmt.GRANULE_PER_SAMPLE * 160
+        frames = max(int(n48) // per_frame, 0)
+        feats = self.decoder.fill_gap(frames, next_packet, offset=offset, at=int(at48) // per_frame)
         if self.features is not None:
             self.features.append(feats)
         self.concealed += frames * 160

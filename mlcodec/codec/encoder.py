@@ -43,7 +43,8 @@ class Encoder:
 
     def __init__(self, model=None, *, bitrate: str = fmt.DEFAULT_BITRATE, frame_ms: int = fmt.DEFAULT_FRAME_MS,
                  fixed_point: bool = True, delay: int | None = None, mode: str = "vbr", two_pass: bool = False,
-                 dtx: bool = True, header_bytes: int = 0, format_version: int = fmt.FORMAT_VERSION):
+                 dtx: bool = True, header_bytes: int = 0, format_version: int = fmt.FORMAT_VERSION,
+                 redundancy_ms: int = 0):
         from mlcodec.codec.contexts import model_contexts
         from mlcodec.codec.model import FRAMES_PER_LATENT
         from mlcodec.dsp.features import FeatureExtractor
@@ -59,6 +60,15 @@ class Encoder:
         self.latents_per_packet = fmt.latents_per_packet(self.frame_ms)
         self.per_page = fmt.packets_per_page(self.frame_ms)
         self.mode = mode
+        self.redundancy_ms = int(redundancy_ms)
+        self._red = None
+        self._shadow = None  # a decoder of the primary packets, for the redundancy's features
+        if self.redundancy_ms:
+            from mlcodec.codec.feature_redundancy import RedundancyWriter
+
+            if mode == "cbr":
+                raise CodecError("redundancy needs VBR rate control (CBR packets all have the same size)")
+            self._red = RedundancyWriter(self.redundancy_ms, self.frame_ms)
         self.two_pass = bool(two_pass) and mode == "vbr"
         self.nb_levels = int(self.model.nb_levels)
         self.fixed_point = fixed_point
@@ -93,6 +103,9 @@ class Encoder:
         self.packets_out = 0
         self.payload_bytes = 0
         self.packet_bytes = 0
+        #: Bytes the redundancy adds to the packets (extension payloads and framing).
+        self.redundancy_bytes = 0
+        self._primary_len = 0
         self.dtx_latents = 0
         self.levels_used: list[int] = []
         #: Indices of the packets that start an Ogg page (encode_stream breaks pages there).
@@ -109,7 +122,8 @@ class Encoder:
                               model_checksum=str(self.model.checksum), level=-1,
                               frame_ms=self.frame_ms, bitrate=self.bitrate, delay=self.delay,
                               format_version=self.format_version,
-                              ctx_checksum=self._ctx.checksum if self._ctx is not None else "")
+                              ctx_checksum=self._ctx.checksum if self._ctx is not None else "",
+                              redundancy_ms=self.redundancy_ms)
 
     @property
     def pre_skip(self) -> int:
@@ -184,7 +198,7 @@ class Encoder:
         while len(self._coded) >= lpp:
             z, c = np.stack(self._z[:lpp]), np.array(self._coded[:lpp])
             del self._z[:lpp], self._db[:lpp], self._coded[:lpp]
-            out.append(self._packet_one_pass(z, c))
+            out.append(self._with_redundancy(self._packet_one_pass(z, c), c))
         return out
 
     def _extra_repeat(self, zq: np.ndarray, coded: np.ndarray, start: int, n: int, first: bool) -> int | None:
@@ -243,7 +257,7 @@ class Encoder:
             return self._packet_cbr(z, first)
         if not coded.any():
             pkt = self._finish(None, None, first)
-            self._bucket.spend(len(pkt) + 1)  # a pause saves its share for the speech after it
+            self._bucket.spend(self._primary_len + 1)  # a pause saves its share for the speech after it
             return pkt
         allow = self._bucket.allowance()
         lo, hi = max(self._level - 2, 0), min(self._level + 2, self.nb_levels - 1)
@@ -256,7 +270,7 @@ class Encoder:
                 break
         self._level = choice
         pkt = self._finish(z, coded, first)
-        self._bucket.spend(len(pkt) + 1 + 27.0 / self.per_page)
+        self._bucket.spend(self._primary_len + 1 + 27.0 / self.per_page)
         return pkt
 
     def _packet_cbr(self, z: np.ndarray, first: bool) -> bytes:
@@ -295,13 +309,40 @@ class Encoder:
         self._since_level = 1 if (z is not None and flag) else self._since_level + 1
         self.packets_out += 1
         self.packet_bytes += len(pkt)
+        self._primary_len = len(pkt)
         return pkt
+
+    def _with_redundancy(self, pkt: bytes, coded) -> bytes:
+        """The primary packet ``pkt`` with the redundancy payload of this packet added
+        (extension 123 before the primary's 122, whose bytes stay as they are); the rate
+        control never sees it: redundancy rides on top of ``--bitrate``."""
+        if self._red is None:
+            return pkt
+        if self._shadow is None:
+            from mlcodec.codec.decoder import Decoder
+
+            self._shadow = Decoder(self.info, self.model, vocoder=False, concealer="repeat",
+                                   fixed_point=self.fixed_point)
+        # copies of what the decoder will output at 0 % loss (codec distortion included), so
+        # that rebuilt frames join the decoded ones around a gap
+        try:
+            feats = self._shadow.decode_features(pkt)
+        except CodecError:  # pragma: no cover - a DTX packet before any coded latent: no copies
+            feats = np.zeros((2 * self.latents_per_packet, 20), np.float32)
+        red = self._red.push(feats, coded)
+        if red is None:
+            return pkt
+        full = fmt.add_redundancy(pkt, red, self.frame_ms)
+        self.redundancy_bytes += len(full) - len(pkt)
+        self.packet_bytes += len(full) - len(pkt)
+        return full
 
     def _two_pass(self) -> list[bytes]:
         """Files: choose the level of every packet from the whole input, then code."""
         coded = self._gate_all(self._db, True)
         z = np.stack(self._z) if self._z else np.zeros((0, self.model.latent_dim), np.float32)
         self._z = []  # the stacked copy is the one kept
+        active = coded.copy()  # the DTX gate's decisions (repeats below are not silence)
         bits = self._costs.bits_table(z, lpp=self.latents_per_packet)
         n_pk = z.shape[0] // self.latents_per_packet
         pages = -(-n_pk // self.per_page)
@@ -355,8 +396,8 @@ class Encoder:
                     coded[p * lpp + k] = False
                     c = coded[sl]
                 pkt = self._finish(z[sl], c, first, payload=payload)
-            spent += len(pkt) + 1 + len(pkt) // 255
-            out.append(pkt)
+            spent += self._primary_len + 1 + self._primary_len // 255
+            out.append(self._with_redundancy(pkt, active[sl]))
         self._z, self._db = [], []
         return out
 
@@ -400,17 +441,26 @@ def _writer(out, enc, serial, tags=()):
                          output_gain=OUTPUT_GAIN, max_page_samples=page, page_bytes=16384)
 
 
-def header_size(enc: Encoder, tags: Iterable[str] = ()) -> int:
-    """Bytes of the OpusHead and OpusTags pages ``enc``'s stream will have."""
+def header_size(enc: Encoder, tags: Iterable[str] = (), *, redundancy: bool = True) -> int:
+    """Bytes of the OpusHead and OpusTags pages ``enc``'s stream will have (``redundancy=False``:
+    as if it had none, the size the rate control charges, so that the primary stream is the
+    same with and without redundancy)."""
     buf = io.BytesIO()
-    _writer(buf, enc, 0, tags)
+    ms = enc.redundancy_ms
+    if not redundancy:
+        enc.redundancy_ms = 0
+    try:
+        _writer(buf, enc, 0, tags)
+    finally:
+        enc.redundancy_ms = ms
     return len(buf.getvalue())
 
 
 def encode_stream(chunks: Iterable[np.ndarray], out: BinaryIO, *, model=None, bitrate: str = fmt.DEFAULT_BITRATE,
                   frame_ms: int = fmt.DEFAULT_FRAME_MS, fixed_point: bool = True, serial: int | None = None,
                   progress: Callable[[float], None] | None = None, mode: str = "vbr", two_pass: bool = True,
-                  dtx: bool = True, format_version: int = fmt.FORMAT_VERSION, tags: Iterable[str] = ()):
+                  dtx: bool = True, format_version: int = fmt.FORMAT_VERSION, tags: Iterable[str] = (),
+                  redundancy_ms: int = 0):
     """Encode 16 kHz int16-unit chunks into an Ogg Opus stream written to ``out``.
 
     ``two_pass`` (files): every packet is written after the whole input is read, so the
@@ -420,17 +470,20 @@ def encode_stream(chunks: Iterable[np.ndarray], out: BinaryIO, *, model=None, bi
     called after each chunk. ``format_version=2`` writes format 2 (no context tables),
     ``format_version=1`` the old format (encoder_v1).
     ``tags``: extra ``NAME=value`` OpusTags comments after the format's own (the batch runner's
-    settings digest, mlcodec.io.resume).
+    settings digest, mlcodec.io.resume). ``redundancy_ms``: history of the feature redundancy
+    (extension 123, docs/loss.md s5) on top of ``bitrate``; 0 = none.
     """
     tags = list(tags)
     if format_version == fmt.FORMAT_V1:
         from mlcodec.codec.encoder_v1 import EncoderV1
 
+        if redundancy_ms:
+            raise CodecError("redundancy needs format 2 or later")
         enc = EncoderV1(model, bitrate=bitrate, frame_ms=frame_ms, fixed_point=fixed_point)
     else:
         enc = Encoder(model, bitrate=bitrate, frame_ms=frame_ms, fixed_point=fixed_point, mode=mode,
-                      two_pass=two_pass, dtx=dtx, format_version=format_version)
-        hb = header_size(enc, tags)
+                      two_pass=two_pass, dtx=dtx, format_version=format_version, redundancy_ms=redundancy_ms)
+        hb = header_size(enc, tags, redundancy=False)  # redundancy rides on top of the target
         enc.header_bytes = hb
         enc._bucket.debt = float(hb)
     hold = _HoldHeaders(out)

@@ -37,6 +37,15 @@ class CodingStats:
     concealed_ms: float = 0.0
     #: decode only: packets undecodable because a lost packet carried the stream's first level
     unlevelled_packets: int = 0
+    #: decode only: the part of ``concealed_ms`` rebuilt from the feature redundancy
+    rebuilt_ms: float = 0.0
+    redundancy_ms: int = 0
+    #: Bytes the feature redundancy added (extension payloads and their framing; docs/loss.md s5).
+    redundancy_bytes: int = 0
+
+    @property
+    def redundancy_kbps(self) -> float:
+        return self.redundancy_bytes * 8 / self.duration / 1000 if self.duration else 0.0
 
     @property
     def payload_kbps(self) -> float:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Iterable, Mapping
 
 from mlcodec.bitstream.extensions import EXTENSION_REGISTRY, ID_MLCODEC
+from mlcodec.bitstream.featred import ID_FEATRED
 from mlcodec.errors import CodecError
 
 #: Version of the stream format written (format 3: format 2 with previous-symbol contexts in
@@ -31,6 +32,9 @@ READABLE_VERSIONS = (1, 2, 3)
 EXTENSION_ID = ID_MLCODEC  # 122
 #: Display name (built into :data:`mlcodec.bitstream.extensions.EXTENSION_REGISTRY`).
 EXTENSION_NAME = EXTENSION_REGISTRY[ID_MLCODEC]
+#: Extension ID of the feature redundancy (``encode --redundancy MS``, docs/loss.md s5): its own
+#: ID beside the primary's, before it in frame 0 (the primary keeps the implicit length).
+REDUNDANCY_ID = ID_FEATRED  # 123
 
 #: Rate of the codec's audio (features are 10 ms frames of 160 samples at this rate).
 SAMPLE_RATE = 16000
@@ -214,6 +218,8 @@ class StreamInfo:
     format_version: int = FORMAT_VERSION
     delay: int = 0  #: codec delay in 16 kHz samples (already counted in the pre-skip)
     ctx_checksum: str = ""  #: format 3: the context tables' SHA-256 (a stream names 8 hex digits)
+    #: ms of feature redundancy the encoder sent (0: none); the decoder looks this far ahead.
+    redundancy_ms: int = 0
 
     def tags(self, encoder: str = "") -> list[str]:
         """``NAME=value`` comments for the OpusTags header (format 2: one compact comment and
@@ -224,6 +230,8 @@ class StreamInfo:
                  f"{self.delay} {self.bitrate or '_'}")
             if self.format_version >= 3:
                 v += f" {self.ctx_checksum[:CTX_CHECKSUM_DIGITS]}"
+            if self.redundancy_ms:
+                v += f" r{self.redundancy_ms}"
             return [v, f"{TAG_DESCRIPTION}={DESCRIPTION if self.format_version == 2 else DESCRIPTION_V3}"]
         out = [f"{TAG_ENCODER}={encoder}"] if encoder else []
         out += [
@@ -327,13 +335,18 @@ def _parse_v2(value: str) -> StreamInfo:
             int(ctx, 16)
             if len(ctx) < CTX_CHECKSUM_DIGITS:
                 raise ValueError(ctx)
+        # optional fields after these; unknown ones are ignored (later versions' additions)
+        red = [int(x[1:]) for x in parts[6:] if x.startswith("r") and x[1:].isdigit()]
     except (IndexError, ValueError):
         raise CodecError(f"bad OpusTags entry {TAG_V2}={value!r}") from None
+    if red and not 0 <= red[0] <= 1040:
+        raise CodecError(f"bad OpusTags entry {TAG_V2}={value!r} (redundancy above 1040 ms)")
     if frame_ms not in FRAME_MS_CHOICES or delay < 0:
         raise CodecError(f"bad OpusTags entry {TAG_V2}={value!r} (frame ms or delay)")
     return StreamInfo(model_name="" if name == "_" else name, model_checksum=cs.lower(), level=-1,
                       frame_ms=frame_ms, bitrate="" if bitrate == "_" else bitrate,
-                      format_version=version, delay=delay, ctx_checksum=ctx)
+                      format_version=version, delay=delay, ctx_checksum=ctx,
+                      redundancy_ms=red[0] if red else 0)
 
 
 def check_model(info: StreamInfo, model) -> None:
@@ -382,6 +395,35 @@ def build_codec_packet(payload: bytes, frame_ms: int, *, pad_to: int | None = No
     config, m = carrier_config(int(frame_ms), CARRIER_FRAME)
     return build_packet(config, [b""] * m, extensions=[Extension(0, EXTENSION_ID, bytes(payload))],
                         force_code3=True, pad_to=pad_to)
+
+
+def add_redundancy(packet: bytes, redundancy: bytes, frame_ms: int) -> bytes:
+    """A format-2 packet (carrier or DTX) with ``redundancy`` added in extension
+    :data:`REDUNDANCY_ID` of frame 0, before the primary payload, whose bytes are unchanged.
+    A DTX packet becomes a carrier without ID 122 (its latents stay DTX)."""
+    from mlcodec.bitstream.carrier import carrier_config
+    from mlcodec.bitstream.extensions import Extension
+    from mlcodec.bitstream.packet import build_packet
+
+    _, primary = carrier_payload(packet)
+    config, m = carrier_config(int(frame_ms), CARRIER_FRAME)
+    exts = [Extension(0, REDUNDANCY_ID, bytes(redundancy))]
+    if primary is not None:
+        exts.append(Extension(0, EXTENSION_ID, primary))
+    return build_packet(config, [b""] * m, extensions=exts, force_code3=True)
+
+
+def redundancy_payload(data: bytes, *, offset: int | None = None) -> bytes | None:
+    """The feature-redundancy payload of a format-2 packet (the first ID-123 extension of
+    frame 0), or None."""
+    from mlcodec.bitstream.packet import packet_extensions, parse_packet
+    from mlcodec.errors import MlcodecError
+
+    try:
+        exts = packet_extensions(parse_packet(bytes(data)))
+    except MlcodecError as exc:
+        raise CodecError(f"bad Opus packet: {exc.reason}", offset=offset) from None
+    return next((bytes(e.data) for e in exts if e.id == REDUNDANCY_ID and e.frame == 0), None)
 
 
 def build_v1_packet(payload: bytes, frame_ms: int) -> bytes:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from mlcodec.bitstream.extensions import ID_DRED, ID_MLCODEC, extension_name
+from mlcodec.bitstream.extensions import ID_DRED, ID_FEATRED, ID_MLCODEC, extension_name
 
 
 @dataclass(frozen=True)
@@ -109,3 +109,32 @@ def _dred_header(data: bytes, frame_offset: int) -> dict:
 # (the CLI calls it with libopus's tables when installed) adds latents and covers_ms.
 register_decoder(ExtensionDecoder(ID_DRED, name=lambda d: extension_name(ID_DRED, d), key="dred",
                                   decode=_dred_header))
+
+
+def featred_object(data: bytes, frame_offset: int = 0) -> dict:
+    """The ``redundancy`` JSON object of an ID-123 payload (mlcodec's feature redundancy,
+    docs/loss.md s5): its groups (age in packets, grade, chunks, active chunks), the audio it
+    carries (40 ms per active chunk) and its oldest age; ``{"error": reason}`` when malformed."""
+    from mlcodec.bitstream.featred import parse_featred
+    from mlcodec.errors import MlcodecError
+
+    try:
+        p = parse_featred(data)
+    except MlcodecError as exc:
+        return {"error": exc.reason}
+    groups = [{"age": g.age, "grade": "coarse" if g.coarse else "fine", "chunks": len(g.chunks),
+               "active": sum(c is not None for c in g.chunks)} for g in p.groups]
+    return {"groups": groups, "carried_ms": 40 * sum(g["active"] for g in groups), "oldest_age": p.oldest_age}
+
+
+def _featred_describe(data: bytes) -> str:
+    o = featred_object(data)
+    if "error" in o:
+        return f"bad: {o['error']}"
+    parts = [f"{g['grade']} age {g['age']}: {g['active']}/{g['chunks']} chunks" for g in o["groups"]]
+    return "; ".join(parts) + f" ({o['carried_ms']} ms carried, up to {o['oldest_age']} packets back)"
+
+
+# ID 123: our feature redundancy (mlcodec.bitstream.featred).
+register_decoder(ExtensionDecoder(ID_FEATRED, name=lambda d: extension_name(ID_FEATRED, d), versioned=False,
+                                  describe=_featred_describe, key="redundancy", decode=featred_object))

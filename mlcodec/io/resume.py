@@ -34,13 +34,15 @@ SETTINGS_TAG = "MLCODEC_SETTINGS"
 SERIAL_SECONDS = 10
 
 
-def settings_digest(model, bitrate: str, frame_ms: int, fixed_point: bool, mode: str = "vbr") -> str:
+def settings_digest(model, bitrate: str, frame_ms: int, fixed_point: bool, mode: str = "vbr",
+                    redundancy_ms: int = 0) -> str:
     """16 hex digits naming everything besides the audio that shapes an encode's bytes."""
     from mlcodec import __version__
 
     key = {"mlcodec": __version__, "format": fmt.FORMAT_VERSION, "model": str(model.checksum),
            "bitrate": str(bitrate), "frame_ms": int(frame_ms), "fixed_point": bool(fixed_point),
-           **({} if mode == "vbr" else {"mode": str(mode)})}
+           **({} if mode == "vbr" else {"mode": str(mode)}),
+           **({"redundancy_ms": int(redundancy_ms)} if redundancy_ms else {})}
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 
 

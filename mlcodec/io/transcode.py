@@ -25,7 +25,7 @@ ProgressFn = Callable[[float, "float | None"], None]
 
 def encode_file(src, dst, *, model=None, bitrate: str = fmt.DEFAULT_BITRATE, frame_ms: int = fmt.DEFAULT_FRAME_MS,
                 fixed_point: bool = True, serial: int | None = None, progress: ProgressFn | None = None,
-                mode: str = "vbr") -> CodingStats:
+                mode: str = "vbr", redundancy_ms: int = 0) -> CodingStats:
     """Encode an audio file (any format/rate soundfile reads; ``"-"`` = stdin; or a binary
     file object) into an mlcodec Ogg Opus file (``"-"`` = stdout), atomically.
 
@@ -35,7 +35,8 @@ def encode_file(src, dst, *, model=None, bitrate: str = fmt.DEFAULT_BITRATE, fra
     (:mod:`mlcodec.io.resume`).
     A file is coded in two passes (the whole-file rate meets ``bitrate``); stdin in one (leaky
     bucket), so a pipe's bytes differ from a path's. An Ogg/Opus input is refused (CodecError):
-    it is a stream to decode, not audio."""
+    it is a stream to decode, not audio. ``redundancy_ms``: feature redundancy on top of
+    ``bitrate`` (docs/loss.md s5)."""
     t0 = time.perf_counter()
     in_name = stdio.name_of(src)
     fmt.toc_config(frame_ms)
@@ -52,28 +53,31 @@ def encode_file(src, dst, *, model=None, bitrate: str = fmt.DEFAULT_BITRATE, fra
             counter = CountingWriter(out.f)
             enc = encode_chunks(chunks, counter, model=model, bitrate=bitrate, frame_ms=frame_ms,
                                 fixed_point=fixed_point, serial=serial, mode=mode, two_pass=two_pass,
+                                redundancy_ms=redundancy_ms,
                                 progress=(lambda s: progress(s, total)) if progress else None)
     except MlcodecError as exc:
         raise exc.with_file(in_name)
     return CodingStats(in_name, stdio.name_of(dst), enc.samples_in / fmt.SAMPLE_RATE, enc.packets_out,
-                       enc.payload_bytes, counter.n, time.perf_counter() - t0, bitrate, int(frame_ms))
+                       enc.payload_bytes, counter.n, time.perf_counter() - t0, bitrate, int(frame_ms),
+                       redundancy_ms=int(redundancy_ms), redundancy_bytes=enc.redundancy_bytes)
 
 
 def encode_chunks(chunks, out, *, model=None, bitrate: str = fmt.DEFAULT_BITRATE,
                   frame_ms: int = fmt.DEFAULT_FRAME_MS, fixed_point: bool = True, serial: int | None = None,
-                  progress: Callable[[float], None] | None = None, mode: str = "vbr", two_pass: bool = True):
+                  progress: Callable[[float], None] | None = None, mode: str = "vbr", two_pass: bool = True,
+                  redundancy_ms: int = 0):
     """:func:`~mlcodec.codec.encoder.encode_stream` with the settings digest tag and, unless
     ``serial`` is given, the content-derived serial (:mod:`mlcodec.io.resume`); the one
     encode path of files, pipes and :func:`mlcodec.encode`. Returns the Encoder."""
     from mlcodec.codec.encoder import load_model
 
     model = load_model(model)
-    digest = resume.settings_digest(model, bitrate, frame_ms, fixed_point, mode)
+    digest = resume.settings_digest(model, bitrate, frame_ms, fixed_point, mode, redundancy_ms)
     if serial is None:
         chunks, serial = resume.content_serial(chunks, digest)
     return encode_stream(chunks, out, model=model, bitrate=bitrate, frame_ms=frame_ms, fixed_point=fixed_point,
                          serial=serial, tags=[resume.settings_tag(digest)], progress=progress, mode=mode,
-                         two_pass=two_pass)
+                         two_pass=two_pass, redundancy_ms=redundancy_ms)
 
 
 def open_input(src):
@@ -166,7 +170,8 @@ def decode_file(src, dst, *, rate: int = fmt.SAMPLE_RATE, model=None, vocoder=No
                         reader.n, time.perf_counter() - t0, dec.info.bitrate, dec.info.frame_ms,
                         truncated=dec.truncated is not None, lost_packets=dec.lost,
                         unlevelled_packets=dec.unlevelled,
-                        concealed_ms=dec.concealed / (fmt.SAMPLE_RATE / 1000))
+                        concealed_ms=dec.concealed / (fmt.SAMPLE_RATE / 1000),
+                        rebuilt_ms=10.0 * dec.decoder.recovery.rebuilt if dec.decoder.recovery else 0.0)
     if dec.truncated:
         err = CodecError(f"truncated or damaged stream ({dec.truncated}); decoded {stats.duration:.2f} s "
                          f"and kept the output", file=in_name)
