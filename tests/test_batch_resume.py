@@ -125,8 +125,8 @@ def test_kill_9_leaves_no_orphans_and_rerun_finishes_same_bytes(tmp_path):
     src = tmp_path / "in"
     src.mkdir()
     n = 4
-    for i in range(n):
-        sf.write(src / f"f{i}.wav", _speech(8.0, i), 16000, subtype="PCM_16")
+    for i in range(n):  # long enough that the kill lands while inputs are still being read
+        sf.write(src / f"f{i}.wav", _speech(30.0, i), 16000, subtype="PCM_16")
     out = tmp_path / "out"
     p = subprocess.Popen([sys.executable, "-m", "mlcodec_cli.main", "encode", src, "-o", out, "-j", "2"],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
