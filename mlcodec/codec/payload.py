@@ -270,27 +270,7 @@ def write_payload(q, tables) -> bytes:
         raise CodecError(f"latents of shape {q.shape} do not match the {t.dim}-dimensional tables")
     q = np.clip(np.rint(q), -MAX_MAGNITUDE, MAX_MAGNITUDE).astype(np.int64)
     enc = RangeEncoder(_storage_bound(q))
-    rows = q.tolist()
-    sym = getattr(enc, "_icdf", None) if FAST else None
-    if sym is None:  # reference: one laplace_p0() call per value
-        for row in rows:
-            for i, p0, decay in t.dims:
-                enc.laplace_p0(row[i], p0, decay)
-    else:
-        # Hot loop: laplace_p0 with its tables built once per stream instead of per value
-        # (bit-identical to the reference, tests/test_codec_payload.py checks it).
-        for row in rows:
-            for i, sign, mag in t.icdfs:
-                v = row[i]
-                if v == 0:
-                    sym(0, sign, 15)
-                    continue
-                sym(1 if v > 0 else 2, sign, 15)
-                m = (v if v > 0 else -v) - 1
-                while m >= 7:
-                    sym(7, mag, 15)
-                    m -= 7
-                sym(m, mag, 15)
+    _encode_rows(enc, q.tolist(), t)
     nbytes = (enc.tell() + 7) // 8
     enc.shrink(max(nbytes, enc.range_bytes))
     data = enc.finish()
