@@ -22,6 +22,7 @@ from mlcodec.codec import format as fmt
 from mlcodec.codec import ratecontrol as rc
 from mlcodec.codec.model_io import load_model
 from mlcodec.codec.payload import CodingTables, write_payload_v2
+from mlcodec.codec.rows import RowBuffer
 from mlcodec.codec.vocoders import codec_delay
 from mlcodec.errors import AudioError, CodecError
 
@@ -93,8 +94,10 @@ class Encoder:
         self._coding = {}
         self._frames = np.zeros((0, 20), dtype=np.float32)
         self._samples = np.zeros(0, np.float32)   # input not yet assigned to a latent
-        self._z: list[np.ndarray] = []             # latents awaiting a packet (or pass 2)
-        self._db: list[float] = []                 # their input levels
+        # latents awaiting a packet (or pass 2) and their input levels, compact: a 1 h file
+        # holds 180 000 of each until pass 2 (docs/batch.md)
+        self._z = RowBuffer(self.model.latent_dim, np.float32)
+        self._db = RowBuffer(None, np.float64)
         self._coded: list[bool] = []               # DTX decisions made so far (one pass)
         self._bucket = rc.LeakyBucket(self.target_bps, self.frame_ms, self.header_bytes, self.nb_levels)
         self._level = self.model.PRESETS.get(fmt.nearest_preset(self.bitrate), self.nb_levels // 2)
@@ -173,8 +176,8 @@ class Encoder:
         z = np.asarray(self._net.process(self._frames[: 2 * n]), np.float32).reshape(n, -1)
         self._frames = self._frames[2 * n:]
         lat = 2 * 160  # latent t covers input samples [320 t, 320 t + 320) (specs 07 s6)
-        self._z.extend(z)
-        self._db.extend(rc.input_levels_db(self._samples[:n * lat], n))
+        self._z.append(z)
+        self._db.append(rc.input_levels_db(self._samples[:n * lat], n))
         self._samples = self._samples[n * lat:]
 
     # -- coding --
@@ -184,20 +187,28 @@ class Encoder:
             t = self._coding[level] = CodingTables.from_quant_tables(self.model.quant_tables(level))
         return t
 
-    def _gate_all(self, db: list[float], final: bool) -> np.ndarray:
-        nxt = db[1:] + ([None] if final else [])
-        return np.array([self._gate.coded(a, b) for a, b in zip(db, nxt)], bool)
+    def _gate_all(self, db: np.ndarray) -> np.ndarray:
+        """DTX decisions of all latents of levels ``db`` (the input is complete)."""
+        out = np.zeros(db.shape[0], bool)
+        step = 4096  # a block of Python floats at a time, not the whole file's
+        for i in range(0, db.shape[0], step):
+            v = db[i:i + step + 1].tolist()
+            for k in range(min(step, db.shape[0] - i)):
+                out[i + k] = self._gate.coded(v[k], v[k + 1] if k + 1 < len(v) else None)
+        return out
 
     def _emit_ready(self, final: bool) -> list[bytes]:
         """One pass: packets whose latents are in and DTX-decided (one latent of look-ahead)."""
         while len(self._coded) < len(self._z) - (0 if final else 1):
             t = len(self._coded)
-            self._coded.append(self._gate.coded(self._db[t], self._db[t + 1] if t + 1 < len(self._db) else None))
+            db = self._db.rows(t, t + 2).tolist()
+            self._coded.append(self._gate.coded(db[0], db[1] if len(db) > 1 else None))
         lpp = self.latents_per_packet
         out = []
         while len(self._coded) >= lpp:
-            z, c = np.stack(self._z[:lpp]), np.array(self._coded[:lpp])
-            del self._z[:lpp], self._db[:lpp], self._coded[:lpp]
+            z, c = self._z.pop_front(lpp), np.array(self._coded[:lpp])
+            self._db.pop_front(lpp)
+            del self._coded[:lpp]
             out.append(self._with_redundancy(self._packet_one_pass(z, c), c))
         return out
 
@@ -230,9 +241,11 @@ class Encoder:
 
         lv = np.repeat(np.asarray(levels, np.int64), self.latents_per_packet)[: z.shape[0]]
         out = np.zeros(z.shape, np.float32)
-        for v in np.unique(lv):
-            t = self.model.quant_tables(int(v))
-            out[lv == v] = dequantize(quantize(z[lv == v], t, self._threshold), t)
+        for i in range(0, z.shape[0], 4096):  # in blocks: float64 temporaries stay small (row-wise ops)
+            zb, lb, ob = z[i:i + 4096], lv[i:i + 4096], out[i:i + 4096]
+            for v in np.unique(lb):
+                t = self.model.quant_tables(int(v))
+                ob[lb == v] = dequantize(quantize(zb[lb == v], t, self._threshold), t)
         return out
 
     def _new_packet(self, carrier: bool) -> bool:
@@ -339,9 +352,8 @@ class Encoder:
 
     def _two_pass(self) -> list[bytes]:
         """Files: choose the level of every packet from the whole input, then code."""
-        coded = self._gate_all(self._db, True)
-        z = np.stack(self._z) if self._z else np.zeros((0, self.model.latent_dim), np.float32)
-        self._z = []  # the stacked copy is the one kept
+        coded = self._gate_all(self._db.take())  # the levels are freed here
+        z = self._z.take()  # the buffer itself: no second copy
         active = coded.copy()  # the DTX gate's decisions (repeats below are not silence)
         bits = self._costs.bits_table(z, lpp=self.latents_per_packet)
         n_pk = z.shape[0] // self.latents_per_packet
@@ -355,6 +367,7 @@ class Encoder:
             # (encoder only), then repeat latents that change little
             for th in rc.THRESHOLDS:
                 self._threshold = th
+                bits = None  # the previous table goes before the next is built
                 bits = self._costs.bits_table(z, th, lpp=self.latents_per_packet)
                 levels = rc.plan_two_pass(bits, coded, self.frame_ms, budget, self.nb_levels)
                 if rc.plan_bytes(bits, coded, levels, self.frame_ms) <= budget:
@@ -398,7 +411,6 @@ class Encoder:
                 pkt = self._finish(z[sl], c, first, payload=payload)
             spent += self._primary_len + 1 + self._primary_len // 255
             out.append(self._with_redundancy(pkt, active[sl]))
-        self._z, self._db = [], []
         return out
 
 
