@@ -3,7 +3,7 @@ previous coded latent's value in the same dimension (docs/format.md s3; research
 
 Each coded dimension ``i`` of level ``L`` has :data:`NB_CTX` parameter triples
 ``(p0, ppos, decay)`` (Q15), selected by ``c = clip(prev[i], -CTX_CLIP, CTX_CLIP) + CTX_CLIP``
-where ``prev`` is the previous coded latent of the stream (zeros after a level symbol). A value
+where ``prev`` is the previous coded latent of the packet (zeros for its first). A value
 is coded as the Laplace-p0 coder of specs 03 s5.2 codes it, except that the sign symbol's
 split between + and - is explicit:
 

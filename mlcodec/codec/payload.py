@@ -103,16 +103,21 @@ def _encode_rows(enc, rows, t: CodingTables) -> None:
     # (bit-identical to the reference, tests/test_codec_payload.py checks it).
     for row in rows:
         for i, sign, mag in t.icdfs:
-            v = row[i]
-            if v == 0:
-                sym(0, sign, 15)
-                continue
-            sym(1 if v > 0 else 2, sign, 15)
-            m = (v if v > 0 else -v) - 1
-            while m >= 7:
-                sym(7, mag, 15)
-                m -= 7
-            sym(m, mag, 15)
+            _put_value(sym, row[i], sign, mag)
+
+
+def _put_value(sym, v: int, sign, mag) -> None:
+    """One value as laplace_p0 codes it (specs 03 s5.2) with prebuilt iCDFs: the sign symbol
+    (0 = zero, 1 = +, 2 = -), then |v| - 1 in escapes of 7."""
+    if v == 0:
+        sym(0, sign, 15)
+        return
+    sym(1 if v > 0 else 2, sign, 15)
+    m = (v if v > 0 else -v) - 1
+    while m >= 7:
+        sym(7, mag, 15)
+        m -= 7
+    sym(m, mag, 15)
 
 
 def _decode_row(dec, t: CodingTables, offset) -> list:
@@ -144,22 +149,13 @@ FLAG_LOGP = 3
 
 def _encode_rows_ctx(enc, rows, lc, prev) -> list:
     """Format 3: each value with its context's (sign, magnitude) iCDFs (contexts.py); ``prev``
-    is the previous coded latent (zeros after a level symbol). Returns the last row."""
+    is the previous coded latent of the packet (zeros for its first). Returns the last row."""
     sym = enc._icdf  # ec_enc_icdf16 with tables checked when they were built (contexts.py)
     for row in rows:
         for i, tabs in lc.dims:
             p = prev[i]
             sign, mag = tabs[(p if -2 <= p <= 2 else (2 if p > 0 else -2)) + 2]
-            v = row[i]
-            if v == 0:
-                sym(0, sign, 15)
-                continue
-            sym(1 if v > 0 else 2, sign, 15)
-            m = (v if v > 0 else -v) - 1
-            while m >= 7:
-                sym(7, mag, 15)
-                m -= 7
-            sym(m, mag, 15)
+            _put_value(sym, row[i], sign, mag)
         prev = row
     return prev
 
