@@ -3,6 +3,10 @@
 The fixed evaluation subset (``bench/eval_subset.py`` ``eval_files``) is excluded from
 training. Features come from ``mlcodec.dsp.features.compute_features`` (specs 07), the
 same analysis the encoder runs, one ``.npy`` (n, 20) float32 per audio file.
+
+Pitch features (18, 19) come from the estimator named by ``$MLCODEC_TRAIN_PITCH``: ``net``
+(our pitch network, the default since codec v2, issue 11) or ``classic`` (the tracker that
+codec_v1 was trained on). Each estimator has its own cache folder.
 """
 from __future__ import annotations
 
@@ -16,7 +20,10 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SPEECH = ROOT.parent / "shared" / "data" / "speech"
-DEFAULT_CACHE = Path(os.environ.get("MLCODEC_CACHE", "/work/cache")) / "mlcodec_feats"
+#: Pitch estimator of the training features (``mlcodec.dsp.features.PITCH_ESTIMATORS``).
+PITCH = os.environ.get("MLCODEC_TRAIN_PITCH", "net")
+DEFAULT_CACHE = (Path(os.environ.get("MLCODEC_CACHE", "/work/cache"))
+                 / ("mlcodec_feats" if PITCH == "classic" else f"mlcodec_feats_{PITCH}"))
 
 
 def _eval_files(speech_root: Path, n: int = 50) -> list[str]:
@@ -70,7 +77,7 @@ def file_features(rel: str, speech_root: Path = DEFAULT_SPEECH, cache: Path = DE
     from mlcodec.dsp.features import compute_features
 
     x = read_audio(Path(speech_root) / rel)
-    f = np.asarray(compute_features(x), dtype=np.float32)[:, :20]
+    f = np.asarray(compute_features(x, pitch=PITCH), dtype=np.float32)[:, :20]
     cp.parent.mkdir(parents=True, exist_ok=True)
     tmp = cp.with_suffix(f".tmp{os.getpid()}.npy")
     np.save(tmp, f)

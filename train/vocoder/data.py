@@ -20,7 +20,11 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SPEECH = ROOT.parent / "shared" / "data" / "speech"
-DEFAULT_CACHE = Path(os.environ.get("MLCODEC_CACHE", "/work/cache")) / "vocoder" / "corpus.npz"
+#: Pitch estimator of the features (train/data.py ``PITCH``, ``$MLCODEC_TRAIN_PITCH``, default
+#: ``net`` since vocoder v2; vocoder_v1 was trained on ``classic`` features, cache ``corpus.npz``).
+PITCH = os.environ.get("MLCODEC_TRAIN_PITCH", "net")
+DEFAULT_CACHE = (Path(os.environ.get("MLCODEC_CACHE", "/work/cache")) / "vocoder"
+                 / ("corpus.npz" if PITCH == "classic" else f"corpus_{PITCH}.npz"))
 FRAME = 160
 
 
@@ -50,7 +54,7 @@ def analyse(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(int16 audio padded to whole frames, (n, 20) float32 features) of int16-unit samples."""
     from mlcodec.dsp.features import compute_features
 
-    f = np.asarray(compute_features(x), dtype=np.float32)[:, :20]
+    f = np.asarray(compute_features(x, pitch=PITCH), dtype=np.float32)[:, :20]
     pad = np.zeros(len(f) * FRAME, dtype=np.float32)
     pad[: len(x)] = x[: len(pad)]
     return np.clip(np.rint(pad), -32768, 32767).astype(np.int16), f

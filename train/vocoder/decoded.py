@@ -25,7 +25,9 @@ def decode_features(model, feats: np.ndarray, level: int) -> np.ndarray:
 
 
 def decoded_path(corpus_cache: Path, checksum: str) -> Path:
-    return Path(corpus_cache).with_name(f"decoded_{checksum[:12]}.npz")
+    c = Path(corpus_cache)
+    tag = "" if c.stem == "corpus" else f"{c.stem}_"      # corpus_net.npz -> decoded_corpus_net_<sum>
+    return c.with_name(f"decoded_{tag}{checksum[:12]}.npz")
 
 
 def load_decoded(corpus: dict, corpus_cache: Path | None, model=None, log=None) -> dict:

@@ -59,6 +59,52 @@ def model_records(model: FarganLite) -> list:
     return make_records(m.cfg.as_dict(), mats, biases, m.pembed.weight.detach().numpy())
 
 
+def _unlin(w: np.ndarray) -> torch.Tensor:
+    """Input-major (in, out) -> torch Linear weight (out, in)."""
+    return torch.from_numpy(np.ascontiguousarray(w.T, dtype=np.float32))
+
+
+def _ungru(w: np.ndarray) -> torch.Tensor:
+    """Input-major (in, 3H) in gate order z, r, n -> torch (3H, in) in order r, z, n."""
+    z, r, n = np.split(np.asarray(w, dtype=np.float32).T, 3, 0)
+    return torch.from_numpy(np.ascontiguousarray(np.concatenate([r, z, n], 0)))
+
+
+def load_blob(path) -> FarganLite:
+    """A FARGAN-lite blob's float records back into the torch model (inverse of model_records).
+
+    Used to fine-tune a shipped vocoder (vocoder v2 starts from vocoder_v1) when its checkpoint is
+    gone; exporting the result without training gives back the same float matrices."""
+    from mlcodec.nn.weights import read_weights
+    from mlcodec.vocoder.fargan import CONFIG_KEYS, CONFIG_RECORD, layer_shapes
+
+    ws = read_weights(Path(path).read_bytes(), file=str(path))
+    arr = {name: np.asarray(ws[name].data) for name in ws}
+    cfg = dict(zip(CONFIG_KEYS, (int(v) for v in arr[CONFIG_RECORD][1:])))
+    model = FarganLite(VocoderConfig(**cfg))
+    shapes = layer_shapes(cfg)
+    mat = {n: arr[f"{n}_weights_float"].reshape(shapes[n]) for n in shapes}
+    m = model
+    with torch.no_grad():
+        m.pembed.weight.copy_(torch.from_numpy(np.array(arr["cond_net_pembed_weights_float"], dtype=np.float32).reshape(m.pembed.weight.shape)))
+        m.fdense1.weight.copy_(_unlin(mat["cond_net_fdense1"]))
+        k, cin, cout = m.fconv1.weight.shape[2], m.fconv1.weight.shape[1], m.fconv1.weight.shape[0]
+        conv = mat["cond_net_fconv1"].reshape(k, cin, cout)
+        m.fconv1.weight.copy_(torch.from_numpy(np.ascontiguousarray(conv.transpose(2, 1, 0))))
+        for blob, mod in (("cond_net_fdense2", m.fdense2), ("cond_gain_dense", m.gain),
+                          ("sig_net_fwc0_conv", m.fwc0), ("sig_net_fwc0_glu_gate", m.fwc0_glu),
+                          ("sig_net_gain_dense_out", m.gain_out), ("sig_net_gru1_glu_gate", m.gru1_glu),
+                          ("sig_net_gru2_glu_gate", m.gru2_glu), ("sig_net_skip_dense", m.skip),
+                          ("sig_net_skip_glu_gate", m.skip_glu), ("sig_net_sig_dense_out", m.sig_out)):
+            mod.weight.copy_(_unlin(mat[blob]))
+        for g, gru in (("sig_net_gru1", m.gru1), ("sig_net_gru2", m.gru2)):
+            gru.weight_ih.copy_(_ungru(mat[f"{g}_input"]))
+            gru.weight_hh.copy_(_ungru(mat[f"{g}_recurrent"]))
+        m.gain.bias.copy_(torch.from_numpy(arr["cond_gain_dense_bias"].astype(np.float32)))
+        m.gain_out.bias.copy_(torch.from_numpy(arr["sig_net_gain_dense_out_bias"].astype(np.float32)))
+    return model
+
+
 def load_checkpoint(path) -> FarganLite:
     st = torch.load(path, weights_only=False, map_location="cpu")
     model = FarganLite(VocoderConfig(**st["arch"]))

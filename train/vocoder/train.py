@@ -63,14 +63,17 @@ def _save(path: Path, obj: dict) -> None:
 
 def train(corpus: dict, tc: TrainConfig, arch: VocoderConfig = VocoderConfig(), out: Path | None = None,
           resume: bool = False, threads: int = 1, log=print, stop_after: int | None = None,
-          decoded: list | None = None) -> FarganLite:
+          decoded: list | None = None, init: FarganLite | None = None) -> FarganLite:
     """Train (or continue training) and return the model; checkpoints go to ``out/ckpt.pt``.
 
     ``stop_after`` ends this sitting after that many steps (checkpointed); ``resume`` continues.
     ``decoded``: codec-decoded feature twins of the corpus, used when ``tc.mix_decoded`` > 0.
+    ``init``: a model whose weights a fresh run starts from (fine-tuning; ignored on resume).
     """
     set_determinism(tc.seed, threads)
     model = FarganLite(arch)
+    if init is not None:
+        model.load_state_dict(init.state_dict())
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, betas=(0.8, 0.99), eps=1e-8, weight_decay=0.0)
     sampler = WindowSampler(corpus, tc.frames, tc.batch, tc.seed, decoded, tc.mix_decoded)
     step = 0
@@ -134,7 +137,17 @@ def main(argv=None) -> int:
         ap.add_argument(f"--{f.replace('_', '-')}", type=type(v), default=v)
     for f, v in asdict(VocoderConfig()).items():
         ap.add_argument(f"--arch-{f.replace('_', '-')}", type=type(v), default=v)
+    ap.add_argument("--init-blob", type=Path, default=None,
+                    help="start a fresh run from this FARGAN-lite blob's float weights (fine-tuning)")
+    ap.add_argument("--codec-blob", type=Path, default=None,
+                    help="codec model for --mix-decoded features (default: the shipped one)")
     a = ap.parse_args(argv)
+    init = None
+    if a.init_blob is not None:
+        from train.vocoder.export import load_blob
+
+        init = load_blob(a.init_blob)
+        a.__dict__.update({f"arch_{k}": v for k, v in init.cfg.as_dict().items()})
     tc = TrainConfig(**{f: getattr(a, f) for f in asdict(TrainConfig())})
     arch = VocoderConfig(**{f: getattr(a, f"arch_{f}") for f in asdict(VocoderConfig())})
     corpus = synthetic_corpus(a.synthetic, tc.seed) if a.synthetic else load_corpus(a.corpus, log=print)
@@ -142,12 +155,15 @@ def main(argv=None) -> int:
     if tc.mix_decoded > 0:
         from train.vocoder.decoded import load_decoded
 
-        dec = load_decoded(corpus, None if a.synthetic else a.corpus, log=print)
+        from mlcodec.codec.model import load_model
+
+        cm = load_model(a.codec_blob) if a.codec_blob else None
+        dec = load_decoded(corpus, None if a.synthetic else a.corpus, model=cm, log=print)
         decoded = [dec[k] for k in sorted(dec)]
     m = FarganLite(arch)
     print(json.dumps({"train": asdict(tc), "arch": asdict(arch), "params": m.n_params(), **arch.macs()}))
     train(corpus, tc, arch, a.out, a.resume, a.threads, log=lambda s: print(s, flush=True),
-          stop_after=a.stop_after, decoded=decoded)
+          stop_after=a.stop_after, decoded=decoded, init=init)
     return 0
 
 
