@@ -147,6 +147,10 @@ def build_records(model, tables: dict, presets: list[int], level_bits: np.ndarra
         rec[f"codec_quant_{k}"] = np.asarray(tables[k], np.int32).reshape(-1)
     rec["codec_presets"] = np.array(presets, np.int32)
     rec["codec_level_bits"] = np.asarray(level_bits, np.float32)
+    from train.data import PITCH
+
+    if PITCH != "classic":   # the encoder's pitch estimator (absent: classic, as codec_v1)
+        rec["codec_feature_pitch"] = np.array([1], np.int32)
     return rec
 
 

@@ -34,7 +34,6 @@ NB_CTX = 2 * CTX_CLIP + 1
 #: ``ctx_config[0]`` this code understands.
 CTX_BLOB_VERSION = 1
 #: The shipped tables of the shipped model (package resource beside codec_v1.bin).
-DEFAULT_CTX = "codec_ctx_v1.bin"
 _FT = 32768
 
 
@@ -174,19 +173,20 @@ def tables_from_blob(data: bytes, model, *, file: str | None = None) -> ContextT
 
 def load_context_tables(model, source=None) -> ContextTables | None:
     """The context tables of ``model``: ``source`` (path or bytes), else the shipped
-    ``codec_ctx_v1.bin`` for the shipped model, else the file beside a model loaded from a path
+    ``codec_ctx_vN.bin`` for a shipped ``codec_vN.bin``, else the file beside a model loaded from a path
     named by :func:`sibling_name`; None when there are none (the model then writes format 2)."""
     if source is not None:
         if isinstance(source, (bytes, bytearray, memoryview)):
             return tables_from_blob(bytes(source), model)
         return tables_from_blob(Path(source).read_bytes(), model, file=str(source))
     origin = getattr(model, "ws", None) and model.ws.file
-    if origin == "mlcodec/models/codec_v1.bin":
+    if origin and str(origin).startswith("mlcodec/models/"):   # a shipped model: its shipped tables
+        ctx_file = sibling_name(str(origin).rsplit("/", 1)[-1])
         try:
-            data = resources.files("mlcodec.models").joinpath(DEFAULT_CTX).read_bytes()
+            data = resources.files("mlcodec.models").joinpath(ctx_file).read_bytes()
         except (FileNotFoundError, OSError):
             return None
-        return tables_from_blob(data, model, file=f"mlcodec/models/{DEFAULT_CTX}")
+        return tables_from_blob(data, model, file=f"mlcodec/models/{ctx_file}")
     if origin:
         side = Path(str(origin)).with_name(sibling_name(Path(str(origin)).name))
         if side.is_file():

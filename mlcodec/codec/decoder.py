@@ -50,6 +50,12 @@ class Decoder:
         from mlcodec.codec.model import dequantize
 
         self.model = load_model(model)
+        if getattr(self.model, "shipped", False) and not str(self.model.checksum).lower().startswith(
+                str(info.model_checksum).lower() or "?"):
+            from mlcodec.codec.model import shipped_model_for
+
+            # a stream of another shipped model (e.g. codec_v1 from before codec_v2): use that one
+            self.model = shipped_model_for(info.model_name, info.model_checksum) or self.model
         fmt.check_model(info, self.model)
         self.info = info
         self.v2 = info.format_version >= 2

@@ -74,7 +74,7 @@ class Encoder:
         self.nb_levels = int(self.model.nb_levels)
         self.fixed_point = fixed_point
         self._net = self.model.new_encoder(fixed_point=fixed_point)
-        self._fx = FeatureExtractor()
+        self._fx = FeatureExtractor(pitch=getattr(self.model, "feature_pitch", "classic"))
         self.delay = codec_delay() if delay is None else int(delay)
         self.header_bytes = int(header_bytes)
         self._gate = rc.DtxGate(enabled=dtx and mode == "vbr")

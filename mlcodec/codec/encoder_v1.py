@@ -51,7 +51,7 @@ class EncoderV1:
         self.coding = CodingTables.from_quant_tables(self.tables)
         self._quantize = quantize
         self._net = self.model.new_encoder(fixed_point=fixed_point)
-        self._fx = FeatureExtractor()
+        self._fx = FeatureExtractor(pitch=getattr(self.model, "feature_pitch", "classic"))
         self.delay = codec_delay() if delay is None else int(delay)
         self._frames = np.zeros((0, 20), dtype=np.float32)
         self._q: list[np.ndarray] = []

@@ -62,6 +62,8 @@ NB_FEATURES = 20
 CODEC_BLOB_VERSION = 1
 #: The shipped model (package resource).
 DEFAULT_MODEL = "codec_v1.bin"
+#: Every codec blob in the package: the default encodes, the decoder reads streams of any of them.
+SHIPPED_MODELS = ("codec_v1.bin",)
 #: Preset names in ``codec_presets`` order (owned by mlcodec.codec.format).
 PRESET_NAMES = BITRATE_PRESETS
 
@@ -347,6 +349,14 @@ class CodecModel:
         lb = ws.get("codec_level_bits")
         self.level_bits = (np.array(lb.data, np.float64) if lb is not None and lb.data.size == a.nb_levels
                            else np.zeros(a.nb_levels))
+        fp = ws.get("codec_feature_pitch")  # which pitch estimator the model was trained on
+        code = int(np.asarray(fp.data).reshape(-1)[0]) if fp is not None and fp.data.size else 0
+        if code not in (0, 1):
+            raise WeightsError(f"codec_feature_pitch {code} is not 0 (classic) or 1 (net)", file=file)
+        #: The encoder's pitch estimator (mlcodec.dsp.features): the one the model was trained on.
+        self.feature_pitch = ("classic", "net")[code]
+        #: True for a blob loaded from the package (the decoder may swap it for the stream's model).
+        self.shipped = False
         self._layers: dict[bool, _Layers] = {}
         self._layers[True] = _Layers(ws, a, True)  # bind now: a broken blob fails at load time
 
@@ -409,15 +419,32 @@ def _int_array(ws: WeightSet, name: str, count: int | None) -> np.ndarray:
     return np.array(rec.data, dtype=np.int64)
 
 
+def shipped_model(file: str = DEFAULT_MODEL) -> CodecModel:
+    """A codec blob of the package (:data:`SHIPPED_MODELS`), flagged ``shipped``."""
+    try:
+        data = resources.files("mlcodec.models").joinpath(file).read_bytes()
+    except (FileNotFoundError, OSError, ModuleNotFoundError) as exc:
+        raise CodecError(f"shipped model {file} is missing: {exc}") from None
+    m = CodecModel(read_weights(data, file=f"mlcodec/models/{file}"), file.rsplit(".", 1)[0])
+    m.shipped = True
+    return m
+
+
+def shipped_model_for(name: str, checksum: str) -> CodecModel | None:
+    """The shipped model a stream names (its name first, then every shipped blob), by checksum
+    prefix; None when no shipped model has that checksum."""
+    files = sorted(SHIPPED_MODELS, key=lambda f: f.rsplit(".", 1)[0] != name)
+    for f in files:
+        m = shipped_model(f)
+        if checksum and m.checksum.lower().startswith(checksum.lower()):
+            return m
+    return None
+
+
 def load_model(path=None) -> CodecModel:
-    """Load a codec blob (default: the shipped ``codec_v1.bin``); WeightsError on a bad blob."""
+    """Load a codec blob (default: the shipped ``DEFAULT_MODEL``); WeightsError on a bad blob."""
     if path is None:
-        try:
-            data = resources.files("mlcodec.models").joinpath(DEFAULT_MODEL).read_bytes()
-        except (FileNotFoundError, OSError, ModuleNotFoundError) as exc:
-            raise CodecError(f"shipped model {DEFAULT_MODEL} is missing: {exc}") from None
-        ws = read_weights(data, file=f"mlcodec/models/{DEFAULT_MODEL}")
-        name = DEFAULT_MODEL.rsplit(".", 1)[0]
+        return shipped_model(DEFAULT_MODEL)
     elif isinstance(path, (bytes, bytearray, memoryview)):
         ws = read_weights(bytes(path), file="<bytes>")
         name = "model"
