@@ -1,13 +1,17 @@
 """Neural vocoder (FARGAN-lite) vs the reference synthesizer on clean features of the eval subset.
 
-    .venv/bin/python bench/bench_vocoder.py [--n 50] [--model mlcodec/models/vocoder_v1.bin]
-                                            [--no-dnsmos] [--png docs/img]
+    .venv/bin/python bench/bench_vocoder.py [--n 50] [--model BLOB] [--extra-model NAME=BLOB ...]
+                                            [--pitch net|classic] [--fargan DIR] [--no-dnsmos] [--png docs/img]
 
 For each file of ``bench/eval_subset.py``'s fixed subset: read (mlcodec.dsp.audio), features
-(mlcodec.dsp.features, clean, unquantised), then synthesis by the reference synthesizer
+(mlcodec.dsp.features, clean, unquantised, ``--pitch`` estimator: ``net`` by default, the
+features codec v2 codes), then synthesis by the reference synthesizer
 (mlcodec.dsp.synth), the neural vocoder on the int8 core and on float weights. Both
 synthesizers lag the input by SYNTH_DELAY = 160 samples. Scores: PESQ wide-band (pip
-``pesq``), STOI (``pystoi``), DNSMOS OVRL / P.808 (``speechmos``).
+``pesq``), STOI (``pystoi``), DNSMOS OVRL / P.808 (``speechmos``). ``--fargan DIR`` (default
+``../shared/libopus`` when it exists) adds libopus's FARGAN on the same features (our inference
+core, libopus 1.6.1 weights; issue 11's yardstick); ``--extra-model NAME=BLOB`` adds other
+FARGAN-lite blobs (e.g. the previous vocoder) as rows.
 
 Speed, single thread, in the same run: seconds of audio per second of synthesis ("x real
 time") for each synthesizer, and for ``opusdec`` decoding the same files (encoded beforehand
@@ -60,6 +64,18 @@ def time_opusdec(wavs: list[Path], tmp: Path):
         subprocess.run(["opusdec", "--quiet", "--rate", "16000", str(o), str(tmp / f"{i}.dec.wav")], check=True)
     c1 = os.times()
     return time.perf_counter() - t, (c1.children_user + c1.children_system) - (c0.children_user + c0.children_system)
+
+
+class _Fargan:
+    """libopus FARGAN with the neural vocoder's interface and alignment (SYNTH_DELAY)."""
+
+    def __init__(self, voc):
+        self.voc = voc
+
+    def synthesize(self, feats):
+        y = np.asarray(self.voc.synthesize(np.asarray(feats)[:, :20]), np.float64)
+        shift = int(self.voc.delay) - SYNTH_DELAY    # re-align to the other synthesizers' delay
+        return y[shift:] if shift >= 0 else np.concatenate([np.zeros(-shift), y])
 
 
 def spectrograms(path: Path, name: str, sigs: dict) -> None:
@@ -123,6 +139,12 @@ def main() -> int:
     ap.add_argument("--codec", action="store_true",
                     help="also run end to end through the codec (mlcodec.codec.encoder, decoder) at every preset")
     ap.add_argument("--codec-n", type=int, default=20, help="files for the --codec part")
+    ap.add_argument("--pitch", default="net", choices=("net", "classic"), help="pitch estimator of the features")
+    default_fargan = Path(__file__).resolve().parents[2] / "shared" / "libopus"
+    ap.add_argument("--fargan", default=str(default_fargan) if default_fargan.is_dir() else None,
+                    help="folder of libopus's weight blobs: add libopus FARGAN as a row ('' to skip)")
+    ap.add_argument("--extra-model", action="append", default=[], metavar="NAME=BLOB",
+                    help="another FARGAN-lite blob to score beside the default (int8, postfilter on)")
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     from pesq import pesq
@@ -136,6 +158,14 @@ def main() -> int:
         "neural-float": lambda: load_vocoder(args.model, fixed_point=False),
         "neural-int8, no postfilter": lambda: load_vocoder(args.model, fixed_point=True, postfilter=False),
     }
+    for spec in args.extra_model:
+        name, _, blob = spec.partition("=")
+        systems[name] = (lambda b: lambda: load_vocoder(b, fixed_point=True))(blob)
+    if args.fargan:
+        from mlcodec.libopus.fargan import LibopusVocoder, load_model as load_fargan
+
+        lm = load_fargan(os.path.join(args.fargan, "fargan_arrays.bin"))
+        systems["libopus FARGAN"] = lambda: _Fargan(LibopusVocoder(lm))
     for mk in systems.values():  # compile / warm the numba code outside the timings
         mk().synthesize(np.zeros((3, 20), np.float32))
     scores = {k: [] for k in systems}
@@ -154,7 +184,7 @@ def main() -> int:
 
             sf.write(w, np.clip(x / 32768.0, -1, 1), FS, subtype="PCM_16")
             wavs.append(w)
-            feats = compute_features(x)
+            feats = np.asarray(compute_features(x, pitch=args.pitch))[:, :20].astype(np.float32)
             outs = {}
             for k, mk in systems.items():
                 syn = mk()
@@ -181,9 +211,10 @@ def main() -> int:
                 out_dir.mkdir(parents=True, exist_ok=True)
                 ref, _ = aligned(x / 32768.0, outs["reference"])
                 seg = slice(0, 4 * FS)  # first 4 s, readable at page width
-                spectrograms(out_dir / f"vocoder_spectrogram_{pngs + 1}.png", p.stem[:24],
-                             {"original": ref[seg], "reference synthesizer": outs["reference"][seg],
-                              "neural vocoder (int8)": outs["neural-int8"][seg]})
+                rows = {"original": ref[seg], "neural vocoder (int8)": outs["neural-int8"][seg]}
+                rows.update({k: outs[k][seg] for k in outs if k not in ("reference", "neural-float",
+                                                                         "neural-int8", "neural-int8, no postfilter")})
+                spectrograms(out_dir / f"vocoder_spectrogram_{pngs + 1}.png", p.stem[:24], rows)
                 pngs += 1
         dec = time_opusdec(wavs, tmp)
     keys = [k for k in ("pesq", "stoi", "sig", "bak", "ovrl", "p808") if k in scores["reference"][0]]

@@ -149,3 +149,47 @@ def test_int8_aware_phase_switches_on_and_resumes_identically(corpus, tmp_path):
     train(corpus, tc, TINY, out=tmp_path, log=lambda s: None, stop_after=3)
     resumed = train(corpus, tc, TINY, out=tmp_path, resume=True, log=lambda s: None)
     assert _blob(resumed) == _blob(full)
+
+
+def test_load_blob_inverts_the_exporter(corpus, tmp_path):
+    """A blob read back into torch exports the same bytes (fine-tuning starts exactly from it)."""
+    from train.vocoder.export import load_blob
+
+    m = train(corpus, TC, TINY, log=lambda s: None)
+    p = tmp_path / "v.bin"
+    export(m, p)
+    back = load_blob(p)
+    assert back.cfg == TINY
+    assert _blob(back) == p.read_bytes()
+    f = torch.from_numpy(corpus["feats"][None, :8])
+    with torch.no_grad():
+        assert torch.equal(back(f), m.eval()(f))
+
+
+def test_fine_tuning_starts_from_the_init_model(corpus):
+    from train.vocoder.train import train as train_fn
+
+    base = train(corpus, TC, TINY, log=lambda s: None)
+    tc0 = TrainConfig(**{**TC.__dict__, "steps": 0})
+    assert _blob(train_fn(corpus, tc0, TINY, log=lambda s: None, init=base)) == _blob(base)
+    tuned = train_fn(corpus, TC, TINY, log=lambda s: None, init=base)
+    assert _blob(tuned) != _blob(base)
+
+
+def test_adversarial_stage_is_deterministic_resumable_and_freezes_conditioning(corpus, tmp_path):
+    from train.vocoder.adversarial import COND_MODULES, AdvConfig, train_adv
+
+    base = train(corpus, TC, TINY, log=lambda s: None)
+    ac = AdvConfig(steps=4, batch=2, frames=4, disc_warmup=2, ckpt_every=2, qat=False, seed=5)
+    a = train_adv(corpus, ac, base, log=lambda s: None)
+    b = train_adv(corpus, ac, base, log=lambda s: None)
+    assert _blob(a) == _blob(b) != _blob(base)
+    for name in COND_MODULES:   # the conditioning network is frozen
+        for pa, pb in zip(getattr(a, name).parameters(), getattr(base, name).parameters()):
+            assert torch.equal(pa, pb)
+    warm = train_adv(corpus, AdvConfig(**{**ac.__dict__, "steps": 2}), base, log=lambda s: None)
+    assert _blob(warm) == _blob(base)   # discriminator-only warm-up leaves the generator as it was
+    part = train_adv(corpus, ac, base, out=tmp_path, log=lambda s: None, stop_after=3)
+    assert _blob(part) != _blob(a)
+    rest = train_adv(corpus, ac, base, out=tmp_path, resume=True, log=lambda s: None)
+    assert _blob(rest) == _blob(a)

@@ -61,7 +61,7 @@ def model_records(model: FarganLite) -> list:
 
 def _unlin(w: np.ndarray) -> torch.Tensor:
     """Input-major (in, out) -> torch Linear weight (out, in)."""
-    return torch.from_numpy(np.ascontiguousarray(w.T, dtype=np.float32))
+    return torch.from_numpy(np.array(w.T, dtype=np.float32))
 
 
 def _ungru(w: np.ndarray) -> torch.Tensor:
