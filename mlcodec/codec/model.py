@@ -61,9 +61,9 @@ NB_FEATURES = 20
 #: ``codec_config[0]`` this code understands.
 CODEC_BLOB_VERSION = 1
 #: The shipped model (package resource).
-DEFAULT_MODEL = "codec_v1.bin"
+DEFAULT_MODEL = "codec_v2.bin"
 #: Every codec blob in the package: the default encodes, the decoder reads streams of any of them.
-SHIPPED_MODELS = ("codec_v1.bin",)
+SHIPPED_MODELS = ("codec_v2.bin", "codec_v1.bin")
 #: Preset names in ``codec_presets`` order (owned by mlcodec.codec.format).
 PRESET_NAMES = BITRATE_PRESETS
 
