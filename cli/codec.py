@@ -267,7 +267,7 @@ _common = [
                  help="With -o DIR: run the batch on a dask.distributed scheduler (e.g. tcp://host:8786; "
                       "env MLCODEC_SCHEDULER; needs mlcodec[dask] and shared storage)."),
     click.option("--model", "model", type=click.Path(dir_okay=False), default=None,
-                 help="Model blob (default: the shipped mlcodec/models/codec_v1.bin)."),
+                 help="Model blob (default: the shipped mlcodec/models/codec_v2.bin; decoding picks the shipped model a stream names)."),
     click.option("--float", "float_path", is_flag=True, help="Run the networks in float instead of int8."),
 ]
 

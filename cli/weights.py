@@ -290,9 +290,11 @@ def _resolve_file(file: str | None) -> str:
             return file  # let the reader report the missing file
         raise WeightsError("no shipped model yet; give a FILE")
     want = DEFAULT_SHIPPED if file is None else file
-    match = [p for p in shipped if p.stem == want or p.stem.split("_v")[0] == want]
-    if match:
-        return str(match[0])
+    exact = [p for p in shipped if p.stem == want]
+    match = exact or [p for p in shipped if p.stem.split("_v")[0] == want]
+    if match:  # a family name means its newest version (codec -> codec_v2.bin, the default model)
+        return str(max(match, key=lambda p: int(p.stem.rsplit("_v", 1)[-1]) if p.stem.rsplit("_v", 1)[-1].isdigit()
+                       else -1))
     if file is None:
         if len(shipped) == 1:
             return str(shipped[0])

@@ -85,7 +85,7 @@ def test_float_in_int16_units_is_refused_not_silenced(speech44):
 
 def test_info(coded, tmp_path):
     fi = mlcodec.info(coded)
-    assert fi.preset == "3k" and fi.format_version == 3 and fi.model == "codec_v1"
+    assert fi.preset == "3k" and fi.format_version == 3 and fi.model == "codec_v2"
     assert abs(fi.duration - 3.0) < 1e-3 and fi.file_bytes == len(coded)
     assert fi.file_kbps == pytest.approx(len(coded) * 8 / fi.duration / 1000)
     assert 0 < fi.payload_kbps < fi.file_kbps

@@ -27,7 +27,7 @@ from mlcodec_cli.main import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "mlcodec" / "samples" / "sample.flac"
-SHIPPED = ROOT / "mlcodec" / "models" / "codec_v1.bin"
+SHIPPED = ROOT / "mlcodec" / "models" / "codec_v2.bin"
 VOCODER = ROOT / "mlcodec" / "models" / "vocoder_v1.bin"
 
 
@@ -265,12 +265,12 @@ def test_terminal_stdio_is_refused(monkeypatch, args, what, wav, opus):
 def test_verify_takes_blob_name_and_checksum_prefix():
     need_model()
     digest = hashlib.sha256(SHIPPED.read_bytes()).hexdigest()
-    for name in ("codec", "codec_v1", digest[:12], digest.upper()[:16]):
+    for name in ("codec", "codec_v2", digest[:12], digest.upper()[:16]):
         r = run("dump-weights", "codec", "--verify", name)
         assert r.exit_code == 0 and "binds to" in r.stdout and ": OK" in r.stdout, (name, r.output)
     r = run("dump-weights", "codec", "--verify", "0123abcd0123")
     assert r.exit_code == 1 and "unknown model '0123abcd0123'" in one_error_line(r.stderr)
-    assert "codec_v1" in r.stderr and "checksum prefix" in r.stderr
+    assert "codec_v2" in r.stderr and "codec_v1" in r.stderr and "checksum prefix" in r.stderr
     if VOCODER.is_file():  # another blob named by the codec's checksum: not that model
         r = run("dump-weights", VOCODER, "--verify", digest[:12])
         assert r.exit_code == 1 and "is not the model" in r.stdout

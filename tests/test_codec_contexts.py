@@ -167,7 +167,7 @@ def test_format_3_round_trip_and_determinism(model):
     a, enc = _enc(x, model=model, bitrate="3k")
     b, _ = _enc(x, model=model, bitrate="3k")
     assert a == b and enc.format_version == 3
-    assert f"MLCODEC=3 codec_v1 ".encode() in a[:400]
+    assert f"MLCODEC=3 {model.name} ".encode() in a[:400]
     out = []
     res = decode_stream(io.BytesIO(a), out.append, model=model, vocoder="reference")
     assert not res.truncated and sum(map(len, out)) == len(x)

@@ -44,7 +44,7 @@ def test_import_is_torch_free():
 
 
 def test_shipped_model_metadata(model):
-    assert model.name == "codec_v1"
+    assert model.name == "codec_v2" and model.feature_pitch == "net"
     assert len(model.checksum) == 64 and int(model.checksum, 16) >= 0
     assert cm.FRAMES_PER_LATENT == 2
     assert model.latent_dim > 0 and model.nb_levels == 16
@@ -53,7 +53,7 @@ def test_shipped_model_metadata(model):
     assert 0 <= lv["6k"] <= lv["3k"] <= lv["1.5k"] < model.nb_levels
     # level 0 is the finest: measured bits per latent fall with the level
     assert np.all(np.diff(model.level_bits) < 0)
-    size = (ROOT / "mlcodec" / "models" / "codec_v1.bin").stat().st_size
+    size = (ROOT / "mlcodec" / "models" / "codec_v2.bin").stat().st_size
     assert size <= 5 * 1024 * 1024
 
 

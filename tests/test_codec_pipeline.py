@@ -25,7 +25,7 @@ from mlcodec.errors import CodecError, MlcodecError
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "mlcodec" / "samples" / "sample.flac"
-SHIPPED = ROOT / "mlcodec" / "models" / "codec_v1.bin"
+SHIPPED = ROOT / "mlcodec" / "models" / "codec_v2.bin"
 
 
 def model_path() -> Path:

@@ -14,7 +14,7 @@ from mlcodec.codec.compare import FEATURE_TOL, compare_audio, compare_features
 
 ROOT = Path(__file__).resolve().parent.parent
 VEC = ROOT / "test_vectors"
-SHIPPED = ROOT / "mlcodec" / "models" / "codec_v1.bin"
+SHIPPED = ROOT / "mlcodec" / "models" / "codec_v2.bin"
 MANIFEST = json.loads((VEC / "vectors.json").read_text()) if (VEC / "vectors.json").exists() else {"vectors": {}}
 
 
@@ -103,3 +103,18 @@ def test_comparator_catches_differences():
     assert compare_audio(a, (a * 0.9).astype(np.int16)).ok  # -0.9 dB: loose by design
     assert not compare_audio(a, (a * 0.5).astype(np.int16)).ok  # -6 dB
     assert not compare_audio(a, a[:-1]).ok
+
+
+@pytest.mark.parametrize("stream", sorted((VEC / "legacy").glob("*.opus")), ids=lambda p: p.stem)
+def test_streams_of_earlier_shipped_models_still_decode(stream):
+    """A file made by an earlier default model (test_vectors/legacy: codec_v1, format 3) decodes
+    with no model given: the decoder takes the shipped model the stream names, and its features
+    are the ones that model decoded when the file was made."""
+    g = _gen()
+    feats, audio = g.decode_bytes(stream.read_bytes(), None)
+    r = compare_features(np.fromfile(stream.with_suffix(".f32"), "<f4"), feats)
+    assert r.ok, str(r)
+    from mlcodec.api import info
+    from mlcodec.codec.model import DEFAULT_MODEL
+
+    assert info(stream.read_bytes()).model != DEFAULT_MODEL.rsplit(".", 1)[0]   # really another model

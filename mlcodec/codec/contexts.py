@@ -10,7 +10,7 @@ split between + and - is explicit:
     sign  ec_enc_icdf16(s, [32768 - p0, 32768 - p0 - ppos, 0], 15)   s: 0 zero, 1 +, 2 -
     [mag] ec_enc_icdf16 escapes of |v| - 1 with laplace_p0_mag_icdf(decay)  (specs 03 s5.2 step 2)
 
-The tables live in a small blob beside the model (``codec_ctx_v1.bin``, DNNw records,
+The tables live in a small blob beside the model (``codec_ctx_v2.bin`` for ``codec_v2.bin``, DNNw records,
 specs 06 s1), fitted by ``train/fit_contexts.py`` and bound to the model's checksum. The
 NumPy reference of the coding and of the bit costs is :mod:`mlcodec.codec.contexts_ref`.
 """
@@ -33,7 +33,6 @@ CTX_CLIP = 2
 NB_CTX = 2 * CTX_CLIP + 1
 #: ``ctx_config[0]`` this code understands.
 CTX_BLOB_VERSION = 1
-#: The shipped tables of the shipped model (package resource beside codec_v1.bin).
 _FT = 32768
 
 

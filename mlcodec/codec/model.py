@@ -3,7 +3,7 @@
 Contract used by the stream layer (payload, encode/decode pipelines):
 
 * :data:`FRAMES_PER_LATENT` = 2: one latent per two 10 ms feature frames (20 ms).
-* :func:`load_model` (default: the shipped ``mlcodec/models/codec_v1.bin``) returns a
+* :func:`load_model` (default: the shipped ``mlcodec/models/codec_v2.bin``) returns a
   :class:`CodecModel` with ``name``, ``checksum`` (SHA-256 of the blob, for OpusTags),
   ``latent_dim``, ``nb_levels``, ``PRESETS`` (``{"1.5k": level, "3k": level, "6k": level}``)
   and ``level_bits`` (measured mean range-coded bits per latent at each level).
@@ -462,7 +462,7 @@ __all__ = [
 
 # --- model description for dump-weights (--verify codec, the layer-shape column) --------------
 
-#: Sizes of the shipped codec_v1 (the blob's own ``codec_config`` record says the same).
+#: Sizes of the shipped codec_v1 and codec_v2 (each blob's own ``codec_config`` record says the same).
 SHIPPED_ARCH = _Arch(frames_per_latent=2, latent_dim=32, nb_levels=16, enc_dense=64, enc_gru=64,
                      enc_conv=64, dec_dense=96, dec_gru=96, nb_features=20)
 
