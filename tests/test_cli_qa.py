@@ -28,7 +28,7 @@ from mlcodec_cli.main import cli
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "mlcodec" / "samples" / "sample.flac"
 SHIPPED = ROOT / "mlcodec" / "models" / "codec_v2.bin"
-VOCODER = ROOT / "mlcodec" / "models" / "vocoder_v1.bin"
+VOCODER = ROOT / "mlcodec" / "models" / "vocoder_v2.bin"
 
 
 def need_model() -> Path:

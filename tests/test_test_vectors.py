@@ -118,3 +118,17 @@ def test_streams_of_earlier_shipped_models_still_decode(stream):
     from mlcodec.codec.model import DEFAULT_MODEL
 
     assert info(stream.read_bytes()).model != DEFAULT_MODEL.rsplit(".", 1)[0]   # really another model
+
+
+def test_a_model_given_by_path_is_never_swapped_for_the_streams():
+    """Only the shipped default gives way to the stream's shipped model; a model the user
+    names (here the default blob, loaded by path) is refused with the usual one-line error."""
+    from mlcodec.codec.model import DEFAULT_MODEL, load_model
+    from mlcodec.errors import CodecError
+
+    legacy = sorted((VEC / "legacy").glob("*.opus"))
+    if not legacy:
+        pytest.skip("no legacy stream")
+    mine = load_model(ROOT / "mlcodec" / "models" / DEFAULT_MODEL)
+    with pytest.raises(CodecError, match="decode it with the matching model"):
+        _gen().decode_bytes(legacy[0].read_bytes(), mine)

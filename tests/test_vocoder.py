@@ -220,7 +220,7 @@ def test_complexity_of_default_architecture():
 
 
 def test_shipped_model():
-    assert V.DEFAULT_MODEL.exists(), "mlcodec/models/vocoder_v1.bin is missing from this checkout"
+    assert V.DEFAULT_MODEL.exists(), "mlcodec/models/vocoder_v2.bin is missing from this checkout"
     voc = load_vocoder()
     y = voc.synthesize(_features(20, seed=7))
     assert y.shape == (3200,) and np.all(np.isfinite(y)) and np.abs(y).max() > 0

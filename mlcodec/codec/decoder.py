@@ -22,7 +22,7 @@ import numpy as np
 
 from mlcodec.codec import format as fmt
 from mlcodec.codec.conceal import NB_FEATURES, crossfade, make_concealer
-from mlcodec.codec.model_io import load_model
+from mlcodec.codec.model_io import load_model, stream_model
 from mlcodec.codec.payload import CodingTables, read_payload, read_payload_v2
 from mlcodec.codec.vocoders import make_vocoder, vocoder_delay
 from mlcodec.errors import CodecError, ContainerError
@@ -49,13 +49,7 @@ class Decoder:
                  concealer=None):
         from mlcodec.codec.model import dequantize
 
-        self.model = load_model(model)
-        if getattr(self.model, "shipped", False) and not str(self.model.checksum).lower().startswith(
-                str(info.model_checksum).lower() or "?"):
-            from mlcodec.codec.model import shipped_model_for
-
-            # a stream of another shipped model (e.g. codec_v1 from before codec_v2): use that one
-            self.model = shipped_model_for(info.model_name, info.model_checksum) or self.model
+        self.model = stream_model(load_model(model), info.model_name, info.model_checksum)
         fmt.check_model(info, self.model)
         self.info = info
         self.v2 = info.format_version >= 2

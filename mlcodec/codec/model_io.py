@@ -11,3 +11,14 @@ def load_model(model=None):
     from mlcodec.codec.model import load_model as _load
 
     return _load(model)
+
+
+def stream_model(model, name: str, checksum: str):
+    """The model to decode a stream with: ``model``, unless it is the shipped default and the
+    stream names another shipped model (e.g. a codec_v1 file after codec v2 became the
+    default), which is then loaded instead. A user's own model is never swapped."""
+    if not getattr(model, "shipped", False) or str(model.checksum).lower().startswith(str(checksum).lower() or "?"):
+        return model
+    from mlcodec.codec.model import shipped_model_for
+
+    return shipped_model_for(name, checksum) or model

@@ -49,7 +49,7 @@ def default_vocoder(name: str = "auto", *, fixed_point: bool = True, preset: str
         name = auto_vocoder(preset)
     if name == "neural":
         if not neural_vocoder_available():
-            raise CodecError("the neural vocoder's weights (mlcodec/models/vocoder_v1.bin) are not installed")
+            raise CodecError("the neural vocoder's weights (mlcodec/models/vocoder_v2.bin) are not installed")
         from mlcodec.vocoder import load_vocoder
 
         return load_vocoder(fixed_point=fixed_point)

@@ -39,7 +39,7 @@ SYNTH_DELAY = FRAME
 #: Record holding the architecture sizes (int32): version, cond, pembed, fdense1, fconv1, fwc, gru, skip.
 CONFIG_RECORD = "fargan_lite_config"
 CONFIG_VERSION = 1
-DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "vocoder_v1.bin"
+DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "vocoder_v2.bin"
 
 #: Layers stored as int8 (with scale and subias) in addition to float; all others are float only.
 QUANTIZED = (
@@ -423,7 +423,7 @@ class NeuralVocoder:
 
 
 def load_vocoder(path=None, *, fixed_point: bool = True, postfilter: bool = True) -> NeuralVocoder:
-    """A fresh streaming vocoder from a blob (default: the shipped ``mlcodec/models/vocoder_v1.bin``).
+    """A fresh streaming vocoder from a blob (default: the shipped ``mlcodec/models/vocoder_v2.bin``).
 
     ``postfilter``: follow the network with the pitch postfilter (``mlcodec.vocoder.postfilter``,
     on by default: it measures better, docs/vocoder.md); False gives the network's raw output."""
