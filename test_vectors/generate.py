@@ -29,6 +29,8 @@ from mlcodec.codec.files import decode_stream, encode_stream  # noqa: E402
 #: Ogg serial number of every vector stream (fixed, so the streams are reproducible).
 SERIAL = 0x6D6C6376  # "mlcv"
 RATE = 16000
+#: The default model, loaded by path so that every vector (1.5k ones too) uses it.
+SHIPPED_PATH = HERE.parent / "mlcodec" / "models" / "codec_v2.bin"
 
 _EN = ("espeak", "en-us", "The quick brown fox jumps over the lazy dog.")
 _DE = ("espeak", "de", "Bitte rufen Sie mich morgen um acht Uhr an.")
@@ -133,7 +135,7 @@ def read_input(path: Path) -> np.ndarray:
 def generate(make_inputs: bool, model_path=None) -> None:
     from mlcodec.codec.model import load_model
 
-    model = load_model(model_path)
+    model = load_model(model_path or SHIPPED_PATH)  # by path: the same model at every preset
     from mlcodec.codec.contexts import model_contexts
 
     ctx = model_contexts(model)
@@ -169,7 +171,7 @@ def check(model_path=None) -> bool:
     """Decode every stream and re-encode every input; compare with the expected files."""
     from mlcodec.codec.model import load_model
 
-    model = load_model(model_path)
+    model = load_model(model_path or SHIPPED_PATH)  # by path: the same model at every preset
     manifest = json.loads((HERE / "vectors.json").read_text())
     ok = True
     if manifest["model_checksum"] != model.checksum:

@@ -235,3 +235,17 @@ def test_code_features_is_the_encode_quantize_decode_chain():
         t = m.quant_tables(lv)
         want = m.new_decoder(lv).process(dequantize(quantize(m.new_encoder().process(f), t), t))
         np.testing.assert_array_equal(m.code_features(f, lv), np.asarray(want, np.float32).reshape(-1, 20))
+
+
+def test_default_model_per_rate_and_a_given_model_is_kept():
+    """The shipped default encodes at 3k and 6k; at 1.5k and below the encoder takes the
+    measured-better LOW_RATE_MODEL (the stream names it, so decoding needs nothing); a model
+    given by path is never swapped."""
+    from mlcodec.codec.encoder import Encoder
+
+    assert Encoder(bitrate="3k").model.name == "codec_v2"
+    assert Encoder(bitrate="6k").model.name == "codec_v2"
+    assert Encoder(bitrate="1.5k").model.name == cm.LOW_RATE_MODEL.rsplit(".", 1)[0] == "codec_v1"
+    assert Encoder(bitrate="1.5k").model.feature_pitch == "classic"
+    mine = cm.load_model(ROOT / "mlcodec" / "models" / cm.DEFAULT_MODEL)
+    assert Encoder(mine, bitrate="1.5k").model is mine

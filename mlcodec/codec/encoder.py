@@ -20,7 +20,7 @@ import numpy as np
 
 from mlcodec.codec import format as fmt
 from mlcodec.codec import ratecontrol as rc
-from mlcodec.codec.model_io import load_model
+from mlcodec.codec.model_io import encoder_model, load_model
 from mlcodec.codec.payload import CodingTables, write_payload_v2
 from mlcodec.codec.rows import RowBuffer
 from mlcodec.codec.vocoders import codec_delay
@@ -54,8 +54,8 @@ class Encoder:
             raise CodecError(f"model has {FRAMES_PER_LATENT} frames per latent; the format needs 2")
         if mode not in MODES:
             raise CodecError(f"unknown rate-control mode {mode!r} (choose {', '.join(MODES)})")
-        self.model = load_model(model)
         self.target_bps = fmt.parse_bitrate(bitrate)
+        self.model = encoder_model(load_model(model), self.target_bps)
         self.bitrate = fmt.bitrate_name(self.target_bps)
         self.frame_ms = int(frame_ms)
         self.latents_per_packet = fmt.latents_per_packet(self.frame_ms)

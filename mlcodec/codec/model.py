@@ -64,6 +64,12 @@ CODEC_BLOB_VERSION = 1
 DEFAULT_MODEL = "codec_v2.bin"
 #: Every codec blob in the package: the default encodes, the decoder reads streams of any of them.
 SHIPPED_MODELS = ("codec_v2.bin", "codec_v1.bin")
+#: At targets up to LOW_RATE_BPS the encoder's default is LOW_RATE_MODEL (issue 11, measured on
+#: the 16 evaluation files at 1.5k, reference vocoder: codec_v1 PESQ-WB 1.24 / STOI 0.732 /
+#: DNSMOS OVRL 2.79 / P.808 2.71 against codec_v2's 1.22 / 0.741 / 2.50 / 2.77: the 1.5k rate
+#: tools' raised rounding thresholds cost codec_v2 0.3 OVRL; docs/training.md s4b).
+LOW_RATE_BPS = 1500
+LOW_RATE_MODEL = "codec_v1.bin"
 #: Preset names in ``codec_presets`` order (owned by mlcodec.codec.format).
 PRESET_NAMES = BITRATE_PRESETS
 
