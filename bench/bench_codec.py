@@ -259,6 +259,14 @@ def mean(ms, k):
     return float(np.nanmean(v)) if v.size else float("nan")
 
 
+def _low_rate_note(model) -> str:
+    """Which model the encoder's default takes at 1.5 kb/s and below, when it is another one."""
+    from mlcodec.codec.encoder import Encoder
+
+    low = Encoder(model, bitrate="1.5k").model
+    return f"; at 1.5k the encoder's default is `{low.name}` ({low.checksum[:12]}…)" if low is not model else ""
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=16, help="files of the evaluation set (default: all 16)")
@@ -334,7 +342,7 @@ def main(argv=None) -> None:
     cmd = f"python bench/bench_codec.py --n {a.n}" + (f" --pool-compare --pool-n {a.pool_n}" if a.pool_compare else "")
     note = (f"\n{len(files)} files of the speaker-disjoint evaluation set (`bench/eval_subset.py`, "
             f"{rows[systems[0].name]['dur']:.0f} s of speech), model `{model.name}` "
-            f"(checksum {model.checksum[:12]}…), command: `{cmd}`. "
+            f"(checksum {model.checksum[:12]}…){_low_rate_note(model)}, command: `{cmd}`. "
             "mlcodec speeds are warm, in-process, one thread, best of 3 runs on ~20 s; "
             f"load average during the run {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (a shared machine: "
             "speeds are low bounds); external tools' speeds are process wall times including start-up. "

@@ -18,9 +18,9 @@ VOCODERS = ("auto", "neural", "reference", "libopus")
 #: bench/bench_vocoder.py, bench/bench_codec.py): the neural vocoder is the default where it
 #: beats the reference synthesizer on PESQ-WB, STOI *and* DNSMOS (issue 6's rule), else the
 #: reference synthesizer. ``AUTO_VOCODER`` is the choice for clean (unquantized) features and
-#: any stream whose preset is not listed in ``AUTO_VOCODER_BY_PRESET``. Measured on the 50-file
-#: evaluation subset (vocoder_v1 sha256 9c3300f1..., postfilter on): clean features, 3k and 6k
-#: neural wins all of them; at 1.5k it wins PESQ-WB/STOI/P.808 but trails OVRL by 0.007.
+#: any stream whose preset is not listed in ``AUTO_VOCODER_BY_PRESET``. Measured for vocoder_v2
+#: (sha256 03e3481e..., postfilter on) on the 16-file speaker-disjoint set: clean features, 3k
+#: and 6k neural wins all of them; at 1.5k it trails on OVRL (-0.04) and STOI (-0.001).
 AUTO_VOCODER = "neural"
 AUTO_VOCODER_BY_PRESET: dict[str, str] = {"1.5k": "reference"}
 
