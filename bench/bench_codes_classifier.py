@@ -26,7 +26,8 @@ def codes_of(src):
 
     data = src if isinstance(src, (bytes, bytearray, memoryview)) else open(src, "rb").read()
     c = mlcodec.read_codes(bytes(data))
-    return Coded(np.asarray(c.codes, np.int32), np.asarray(c.level, np.int32), float(c.frame_rate), len(data))
+    return Coded(np.asarray(c.codes, np.int32), np.asarray(c.level, np.int32), float(c.frame_rate), len(data),
+                 c.model_name, c.model_checksum)
 
 
 def encode_file_stats(src, dst, bitrate: str):
@@ -65,24 +66,36 @@ class Coded:
     levels: np.ndarray     # (frames,) int32
     frame_rate: float      # frames per second
     nbytes: int            # stored stream size
+    model_name: str = ""   # the model the stream names (1.5k streams: codec_v1, the low-rate default)
+    model_checksum: str = ""
 
 
 _MODEL = None
 
 
-def _model():
+_STREAM_MODELS: dict = {}
+
+
+def _model(name: str = "", checksum: str = ""):
+    """The shipped default, or the shipped model a stream names (cached)."""
     global _MODEL
     if _MODEL is None:
         from mlcodec.codec.model import load_model
         _MODEL = load_model()
-    return _MODEL
+    if not checksum:
+        return _MODEL
+    if checksum not in _STREAM_MODELS:
+        from mlcodec.codec.model_io import stream_model
+
+        _STREAM_MODELS[checksum] = stream_model(_MODEL, name, checksum)
+    return _STREAM_MODELS[checksum]
 
 
 def decoded_features(c: Coded) -> np.ndarray:
     """The (2 x frames, 20) features the decoder reconstructs from codes (before the vocoder)."""
     from mlcodec.codec.model import dequantize
 
-    m = _model()
+    m = _model(c.model_name, c.model_checksum)
     level = int(c.levels[0])
     t = m.quant_tables(level)
     # Causal decoder: one block call equals per-packet calls (pipeline.Decoder.decode_features).

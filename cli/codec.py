@@ -414,6 +414,7 @@ def sample_path() -> Path:
 @guarded
 def demo(outdir, bitrate, vocoder):
     """Encode and decode the shipped sample with the shipped model into DIR (./mlcodec-demo)."""
+    import mlcodec
     from mlcodec.codec.vocoders import auto_vocoder
     from mlcodec.dsp.audio import read_audio, write_audio
     from mlcodec.io.transcode import decode_file, encode_file
@@ -430,7 +431,8 @@ def demo(outdir, bitrate, vocoder):
     decode_file(enc_path, dec_path, model=model, vocoder=vocoder)
     voc = {"neural": "neural vocoder", "reference": "reference synthesizer", "libopus": "libopus's FARGAN"}[
         auto_vocoder(fmt.nearest_preset(bitrate)) if vocoder == "auto" else vocoder]
-    click.echo(f"model {getattr(model, 'name', '?')} (checksum {model.checksum[:16]}...), preset {bitrate}, {voc}")
+    made = mlcodec.info(enc_path)  # the model the stream names (at 1.5k the low-rate default)
+    click.echo(f"model {made.model or '?'} (checksum {made.model_checksum[:16]}...), preset {bitrate}, {voc}")
     click.echo(f"encoded {es.duration:.2f} s of speech: whole file {es.file_kbps:.2f} kb/s, "
                f"payload {es.payload_kbps:.2f} kb/s ({es.file_bytes} bytes, {es.packets} packets of {es.frame_ms} ms)")
     click.echo(f"input:   {ref}")

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from train.vocoder.data import DEFAULT_CACHE, WindowSampler, load_corpus, synthetic_corpus
-from train.vocoder.model import FarganLite, VocoderConfig, mrstft_loss, preemphasis
+from train.vocoder.model import FarganLite, mrstft_loss, preemphasis
 from train.vocoder.train import set_determinism
 
 #: Modules of the conditioning network, frozen during adversarial training.
