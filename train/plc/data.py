@@ -22,9 +22,11 @@ DEFAULT_CACHE = Path(os.environ.get("MLCODEC_PLC_CACHE", "/work/cache/plc"))
 
 def decoded_features(files, speech_root: Path = DEFAULT_SPEECH, preset: str = "3k", log=None) -> np.ndarray:
     """(n, 20) features of ``files`` after coding at ``preset`` (decoder output)."""
-    from mlcodec.codec.model import load_model
+    from mlcodec.codec.model import load_model, shipped_model
+    from train.data import PITCH
 
-    model = load_model()
+    # plc_v1 was made with codec_v1 on classic features: MLCODEC_TRAIN_PITCH=classic reproduces it
+    model = shipped_model("codec_v1.bin") if PITCH == "classic" else load_model()
     level = model.level_for_bitrate(preset)
     parts = []
     for i, rel in enumerate(files):
@@ -41,8 +43,11 @@ def load_split(part: str = "train", speech_root: Path = DEFAULT_SPEECH, preset: 
     """(features (N, 20) float32, file start offsets) of the ``train`` or ``eval`` files."""
     tr, ev = split(speech_root)
     files = tr if part == "train" else ev
+    from train.data import PITCH
+
     key = hashlib.sha1(("\n".join(files) + preset).encode()).hexdigest()[:12]
-    cp = Path(cache) / f"{part}-{preset}-{key}.npz"
+    tag = "" if PITCH == "classic" else f"{PITCH}-"      # classic keeps plc_v1's cache names
+    cp = Path(cache) / f"{tag}{part}-{preset}-{key}.npz"
     if cp.exists():
         d = np.load(cp)
         return d["feats"], d["starts"]
