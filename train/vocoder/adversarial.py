@@ -198,12 +198,9 @@ def main(argv=None) -> int:
     corpus = synthetic_corpus(a.synthetic, ac.seed) if a.synthetic else load_corpus(a.corpus, log=print)
     decoded = None
     if ac.mix_decoded > 0:
-        from mlcodec.codec.model import load_model
-        from train.vocoder.decoded import load_decoded
+        from train.vocoder.decoded import decoded_twins
 
-        cm = load_model(a.codec_blob) if a.codec_blob else None
-        dec = load_decoded(corpus, None if a.synthetic else a.corpus, model=cm, log=print)
-        decoded = [dec[k] for k in sorted(dec)]
+        decoded = decoded_twins(corpus, None if a.synthetic else a.corpus, a.codec_blob, log=print)
     train_adv(corpus, ac, load_init(a.init), a.out, a.resume, a.threads,
               log=lambda s: print(s, flush=True), stop_after=a.stop_after, decoded=decoded)
     return 0

@@ -54,3 +54,12 @@ def load_decoded(corpus: dict, corpus_cache: Path | None, model=None, log=None) 
     np.savez(tmp, **res)
     os.replace(tmp, path)
     return res
+
+
+def decoded_twins(corpus: dict, corpus_cache: Path | None, codec_blob=None, log=None) -> list[np.ndarray]:
+    """The decoded twins of ``corpus`` in preset order, for ``WindowSampler`` (``codec_blob``:
+    the codec model's path, default the shipped one; ``corpus_cache`` None: not cached)."""
+    from mlcodec.codec.model import load_model
+
+    dec = load_decoded(corpus, corpus_cache, model=load_model(codec_blob) if codec_blob else None, log=log)
+    return [dec[k] for k in sorted(dec)]

@@ -153,13 +153,9 @@ def main(argv=None) -> int:
     corpus = synthetic_corpus(a.synthetic, tc.seed) if a.synthetic else load_corpus(a.corpus, log=print)
     decoded = None
     if tc.mix_decoded > 0:
-        from train.vocoder.decoded import load_decoded
+        from train.vocoder.decoded import decoded_twins
 
-        from mlcodec.codec.model import load_model
-
-        cm = load_model(a.codec_blob) if a.codec_blob else None
-        dec = load_decoded(corpus, None if a.synthetic else a.corpus, model=cm, log=print)
-        decoded = [dec[k] for k in sorted(dec)]
+        decoded = decoded_twins(corpus, None if a.synthetic else a.corpus, a.codec_blob, log=print)
     m = FarganLite(arch)
     print(json.dumps({"train": asdict(tc), "arch": asdict(arch), "params": m.n_params(), **arch.macs()}))
     train(corpus, tc, arch, a.out, a.resume, a.threads, log=lambda s: print(s, flush=True),
