@@ -43,6 +43,8 @@ docs/training.md.
 """
 from __future__ import annotations
 
+import functools
+
 import math
 from dataclasses import dataclass
 from importlib import resources
@@ -436,12 +438,20 @@ def shipped_model(file: str = DEFAULT_MODEL) -> CodecModel:
     return m
 
 
+@functools.lru_cache(maxsize=None)
+def shared_shipped_model(file: str) -> CodecModel:
+    """One :func:`shipped_model` per blob and process, for the model swaps of the encoder and
+    decoder (a batch of 1.5k files reads and binds codec_v1 once, not once per file). Models
+    are read-only; encoders and decoders keep their state in their own objects."""
+    return shipped_model(file)
+
+
 def shipped_model_for(name: str, checksum: str) -> CodecModel | None:
     """The shipped model a stream names (its name first, then every shipped blob), by checksum
     prefix; None when no shipped model has that checksum."""
     files = sorted(SHIPPED_MODELS, key=lambda f: f.rsplit(".", 1)[0] != name)
     for f in files:
-        m = shipped_model(f)
+        m = shared_shipped_model(f)
         if checksum and m.checksum.lower().startswith(checksum.lower()):
             return m
     return None

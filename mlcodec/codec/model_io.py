@@ -28,9 +28,9 @@ def encoder_model(model, target_bps: int):
     """The model to encode at ``target_bps`` with: ``model``, unless it is the shipped default
     and :data:`mlcodec.codec.model.LOW_RATE_MODEL` measures better at that rate (the stream names
     the model it was made with, so any decoder picks it). A user's own model is never swapped."""
-    from mlcodec.codec.model import DEFAULT_MODEL, LOW_RATE_BPS, LOW_RATE_MODEL, shipped_model
+    from mlcodec.codec.model import DEFAULT_MODEL, LOW_RATE_BPS, LOW_RATE_MODEL, shared_shipped_model
 
     if not getattr(model, "shipped", False) or model.name != DEFAULT_MODEL.rsplit(".", 1)[0] \
             or target_bps > LOW_RATE_BPS:
         return model
-    return shipped_model(LOW_RATE_MODEL)
+    return shared_shipped_model(LOW_RATE_MODEL)
